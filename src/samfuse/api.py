@@ -1,0 +1,33 @@
+"""The one-call Python API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from samfuse.io.reading import ValueRange
+from samfuse.pipeline import FusionPipeline, ResizeTo
+
+
+def fuse(
+    ir: np.ndarray | torch.Tensor,
+    vi: np.ndarray | torch.Tensor,
+    method: str = "average",
+    weights: str | Path | None = None,
+    device: str = "cpu",
+    gray: bool = False,
+    resize_to: ResizeTo = None,
+    value_range: ValueRange = None,
+    masks: Any = None,
+) -> np.ndarray:
+    """Fuse an infrared and a visible image given as arrays.
+
+    ``ir``: H×W (or grey-as-H×W×3); ``vi``: H×W grey or H×W×3 RGB; uint8, uint16 or float in [0, 1].
+    Returns float32 in [0, 1]: H×W×3 RGB if ``vi`` is colour and ``gray`` is false, else H×W.
+    For many pairs, build a :class:`samfuse.pipeline.FusionPipeline` once and call ``fuse_arrays``.
+    """
+    pipeline = FusionPipeline(method, weights, device, gray, resize_to, value_range)
+    return pipeline.fuse_arrays(ir, vi, masks=masks)

@@ -1,0 +1,85 @@
+"""``samfuse fuse``: fuse a folder (or one pair) of infrared/visible images into ``OUT/<stem>.png``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from samfuse.cli.common import check_device, fail, parse_value_range
+from samfuse.cli.report import BatchReport
+from samfuse.io import InputError, find_pairs, write_image
+
+
+@click.command("fuse")
+@click.option("--ir", "ir", required=True, type=click.Path(path_type=Path), help="IR (or MRI) folder or file.")
+@click.option("--vi", "vi", required=True, type=click.Path(path_type=Path), help="Visible (or PET/SPECT) folder or file.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (<stem>.png).")
+@click.option("--method", default="average", show_default=True, help="Registered method (see `samfuse methods`).")
+@click.option("--weights", default=None, help="Shipped weights name or a checkpoint path (methods with weights).")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--gray", is_flag=True, help="Write only the fused luminance Y (grey PNG).")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
+@click.option(
+    "--resize-to",
+    type=click.Choice(["ir", "vi"]),
+    default=None,
+    help="When IR and VIS sizes differ, resize the other image to this one's size (default: report an error).",
+)
+@click.option(
+    "--value-range",
+    default=None,
+    metavar="LO,HI|minmax",
+    help="Map pixel values LO..HI to 0..1 (e.g. 0,16383 for 14-bit thermal in 16-bit files); default: by bit depth.",
+)
+def fuse_command(
+    ir: Path,
+    vi: Path,
+    out: Path,
+    method: str,
+    weights: str | None,
+    device: str,
+    gray: bool,
+    overwrite: bool,
+    resize_to: str | None,
+    value_range: str | None,
+) -> None:
+    """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is)."""
+    from samfuse.pipeline import FusionPipeline  # torch import kept out of `samfuse --help`
+
+    check_device(device)
+    vrange = parse_value_range(value_range)
+    try:
+        pairs = find_pairs(ir, vi)
+    except InputError as err:
+        fail(str(err))
+    try:
+        pipeline = FusionPipeline(method, weights, device, gray, resize_to, vrange)  # type: ignore[arg-type]
+    except (KeyError, ValueError, OSError, InputError) as err:
+        fail(f"--method {method}: {err.args[0] if err.args else err}")
+
+    report = BatchReport("fused")
+    if pairs.unpaired:
+        names = ", ".join(str(p) for p in pairs.unpaired)
+        click.echo(f"warning: {len(pairs.unpaired)} file(s) without a partner, skipped: {names}", err=True)
+        for p in pairs.unpaired:
+            report.skipped(str(p))
+
+    out.mkdir(parents=True, exist_ok=True)
+    for pair in tqdm(pairs.pairs, unit="pair", desc=f"fuse {method}", dynamic_ncols=True):
+        target = out / f"{pair.stem}.png"
+        if target.exists() and not overwrite:
+            report.skipped(pair.stem)
+            continue
+        try:
+            fused = pipeline.fuse_pair(pair)
+            write_image(target, fused, overwrite=True)
+        except InputError as err:
+            report.failed(pair.stem, str(err))
+        except Exception as err:  # keep the batch going; one line, no traceback
+            report.failed(pair.stem, f"{type(err).__name__}: {err}")
+        else:
+            report.done(pair.stem)
+    click.echo(report.summary(), err=True)
+    raise SystemExit(report.exit_code)

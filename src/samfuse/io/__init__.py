@@ -1,0 +1,26 @@
+"""Image I/O: reading real files, pairing by stem, colour split/merge, atomic writing."""
+
+from samfuse.io.colour import luma, merge_luma, split_luma
+from samfuse.io.errors import InputError
+from samfuse.io.pairing import Pair, PairSet, find_pairs, list_images
+from samfuse.io.reading import IMAGE_EXTENSIONS, MIN_SIDE, is_grey, read_image, read_raw, to_unit_float
+from samfuse.io.writing import to_uint8, write_image
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "MIN_SIDE",
+    "InputError",
+    "Pair",
+    "PairSet",
+    "find_pairs",
+    "is_grey",
+    "list_images",
+    "luma",
+    "merge_luma",
+    "read_image",
+    "read_raw",
+    "split_luma",
+    "to_uint8",
+    "to_unit_float",
+    "write_image",
+]

@@ -1,0 +1,52 @@
+"""Writing images atomically: a temporary file in the target folder, then ``os.replace``.
+
+An interrupted run therefore never leaves a half-written image under the final name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from samfuse.io.errors import InputError
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    """float in [0, 1] → uint8 by ``round(clip(x, 0, 1) * 255)``; uint8 passes unchanged."""
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:
+        return np.round(img.astype(np.float64) / 257.0).astype(np.uint8)
+    return np.round(np.clip(img.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def write_image(path: str | Path, img: np.ndarray, *, overwrite: bool = False) -> bool:
+    """Write an H×W (grey) or H×W×3 (RGB) image atomically; the format follows the file ending.
+
+    Float images in [0, 1] are stored as 8-bit (see :func:`to_uint8`); uint16 is kept for PNG/TIFF.
+    Returns ``False`` without writing when the file exists and ``overwrite`` is false.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keep16 = img.dtype == np.uint16 and path.suffix.lower() in {".png", ".tif", ".tiff"}
+    out = img if keep16 else to_uint8(img)
+    if out.ndim == 3:
+        out = np.ascontiguousarray(out[:, :, ::-1])  # RGB -> BGR for OpenCV
+    ok, buf = cv2.imencode(path.suffix, out)
+    if not ok:
+        raise InputError(f"{path}: cannot encode an image with this file ending")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(buf.tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True

@@ -1,0 +1,10 @@
+"""Fusion methods: the registry (``build``, ``register``, ``list_methods``) and the registered methods.
+
+Importing this package registers every method shipped with samfuse.
+"""
+
+from samfuse.models import baselines as _baselines  # noqa: F401  (registers the baselines)
+from samfuse.models.base import FusionMethod
+from samfuse.models.registry import build, list_methods, register
+
+__all__ = ["FusionMethod", "build", "list_methods", "register"]

@@ -1,0 +1,34 @@
+"""The method contract every fusion method implements.
+
+A method is a :class:`torch.nn.Module` that declares what it consumes:
+
+* ``consumes = "y"``: ``forward(ir, vi_y)`` takes IR (B,1,H,W) and the visible luminance (B,1,H,W) and returns
+  the fused luminance (B,1,H,W); the pipeline re-attaches the visible chroma.
+* ``consumes = "rgb"``: ``forward(ir, vi_rgb)`` takes IR (B,1,H,W) and visible RGB (B,3,H,W) and returns RGB.
+
+``needs_masks`` names the mask product it wants (``None``, ``"top_k_pairs"`` or ``"modality_mask"``), passed as
+``masks=``. Values are floats in [0, 1] at the boundary; any H×W goes in and the same H×W comes out (padding
+to a network's multiple is the method's own business).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+Consumes = Literal["y", "rgb"]
+MaskProduct = Literal["top_k_pairs", "modality_mask"]
+
+
+class FusionMethod(nn.Module):
+    """Base class of every registered method (see the module docstring for the contract)."""
+
+    consumes: ClassVar[Consumes] = "y"
+    needs_masks: ClassVar[MaskProduct | None] = None
+    #: Smallest height/width the method accepts.
+    min_size: ClassVar[int] = 1
+
+    def forward(self, ir: torch.Tensor, vi: torch.Tensor, masks: Any = None) -> torch.Tensor:  # noqa: D401
+        raise NotImplementedError

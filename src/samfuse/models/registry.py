@@ -1,0 +1,59 @@
+"""The method registry, in the segment-anything / timm manner: name → builder, filled by a decorator.
+
+``build(name, weights=...)`` returns a ready (eval-mode) :class:`~samfuse.models.base.FusionMethod`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from samfuse.models.base import FusionMethod
+
+Builder = Callable[..., FusionMethod]
+
+
+@dataclass(frozen=True)
+class MethodEntry:
+    """A registered method: its builder and a one-line description."""
+
+    name: str
+    builder: Builder
+    description: str
+
+
+_REGISTRY: dict[str, MethodEntry] = {}
+
+
+def register(name: str, description: str) -> Callable[[Builder], Builder]:
+    """Decorator: register ``builder(weights=None, **kwargs) -> FusionMethod`` under ``name``."""
+
+    def deco(builder: Builder) -> Builder:
+        if name in _REGISTRY:
+            raise ValueError(f"method {name!r} is already registered")
+        _REGISTRY[name] = MethodEntry(name, builder, description)
+        return builder
+
+    return deco
+
+
+def list_methods() -> dict[str, str]:
+    """Registered method names → one-line descriptions, sorted by name."""
+    return {n: _REGISTRY[n].description for n in sorted(_REGISTRY)}
+
+
+def build(
+    name: str,
+    weights: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    **kwargs: object,
+) -> FusionMethod:
+    """Build the method ``name`` (with ``weights``: a shipped name or a file path), in eval mode on ``device``."""
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY)) or "none"
+        raise KeyError(f"unknown method {name!r} (registered: {known})")
+    model = _REGISTRY[name].builder(weights=weights, **kwargs)
+    return model.to(device).eval()

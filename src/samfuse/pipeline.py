@@ -1,0 +1,128 @@
+"""The fusion pipeline: read → (masks) → method → colour → write, for arrays and for file pairs.
+
+Colour rule: a method that consumes luminance gets IR and the visible Y (BT.601 YCbCr via kornia); the visible
+Cb/Cr are re-attached to the fused Y, so the output is colour whenever the visible input is. With ``gray=True``
+(or a grey visible image) only the fused Y is returned. A colour IR image is reduced to its Y first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import torch
+
+from samfuse.io import MIN_SIDE, InputError, Pair, is_grey, merge_luma, read_raw, split_luma, to_unit_float
+from samfuse.io.reading import ValueRange
+from samfuse.models import build
+from samfuse.models.base import FusionMethod
+
+ResizeTo = Literal["ir", "vi"] | None
+
+
+def as_unit_array(img: np.ndarray | torch.Tensor, value_range: ValueRange = None) -> np.ndarray:
+    """Any array-like image (uint8, uint16 or float in [0, 1]; H×W, H×W×1 or H×W×3) → float32 in [0, 1].
+
+    Grey content stored in three equal channels becomes H×W.
+    """
+    arr = img.detach().cpu().numpy() if isinstance(img, torch.Tensor) else np.asarray(img)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] != 3):
+        raise ValueError(f"expected an H×W or H×W×3 image, got shape {arr.shape}")
+    if arr.ndim == 3 and is_grey(arr):
+        arr = arr[:, :, 0]
+    return to_unit_float(arr, value_range)
+
+
+def _to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
+    """H×W → (1,1,H,W); H×W×3 → (1,3,H,W)."""
+    t = torch.from_numpy(np.ascontiguousarray(img))
+    t = t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]
+    return t.to(device=device, dtype=torch.float32)
+
+
+def _to_array(t: torch.Tensor) -> np.ndarray:
+    """(1,1,H,W) → H×W; (1,3,H,W) → H×W×3, float32."""
+    t = t[0].detach().float().cpu()
+    return t[0].numpy() if t.shape[0] == 1 else t.permute(1, 2, 0).contiguous().numpy()
+
+
+def resize_to_match(img: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """Resize to ``size_hw`` (area averaging when shrinking, bicubic when enlarging), clipped to [0, 1]."""
+    h, w = size_hw
+    shrink = h * w < img.shape[0] * img.shape[1]
+    out = cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+    return np.clip(out, 0.0, 1.0)
+
+
+class FusionPipeline:
+    """A built method plus the colour and size rules, applied to arrays or to file pairs."""
+
+    def __init__(
+        self,
+        method: str | FusionMethod = "average",
+        weights: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        gray: bool = False,
+        resize_to: ResizeTo = None,
+        value_range: ValueRange = None,
+    ) -> None:
+        self.device = torch.device(device)
+        self.method = method if isinstance(method, FusionMethod) else build(method, weights, self.device)
+        self.gray = gray
+        self.resize_to = resize_to
+        self.value_range = value_range
+
+    @torch.inference_mode()
+    def fuse_arrays(self, ir: Any, vi: Any, masks: Any = None, names: Sequence[str] = ("IR", "VIS")) -> np.ndarray:
+        """Fuse one pair of images given as arrays; returns float32 in [0, 1] (H×W, or H×W×3 for colour).
+
+        Raises :class:`InputError` (naming ``names``) for mismatched sizes without ``resize_to``, or an image
+        smaller than ``MIN_SIDE`` pixels a side.
+        """
+        ir_a, vi_a = as_unit_array(ir, self.value_range), as_unit_array(vi, self.value_range)
+        for arr, name in ((ir_a, names[0]), (vi_a, names[1])):
+            if min(arr.shape[:2]) < max(MIN_SIDE, self.method.min_size):
+                raise InputError(
+                    f"{name}: image too small ({arr.shape[1]}×{arr.shape[0]}; at least "
+                    f"{max(MIN_SIDE, self.method.min_size)} pixels a side)"
+                )
+        if ir_a.shape[:2] != vi_a.shape[:2]:
+            if self.resize_to == "ir":
+                vi_a = resize_to_match(vi_a, ir_a.shape[:2])
+            elif self.resize_to == "vi":
+                ir_a = resize_to_match(ir_a, vi_a.shape[:2])
+            else:
+                raise InputError(
+                    f"{names[0]} ({ir_a.shape[1]}×{ir_a.shape[0]}) and {names[1]} ({vi_a.shape[1]}×"
+                    f"{vi_a.shape[0]}): sizes differ (use --resize-to ir|vi)"
+                )
+        if self.method.needs_masks is not None and masks is None:
+            raise InputError(f"{names[0]}: method needs {self.method.needs_masks} masks and none were given")
+        ir_t, vi_t = _to_tensor(ir_a, self.device), _to_tensor(vi_a, self.device)
+        if ir_t.shape[1] == 3:
+            ir_t = split_luma(ir_t)[0]
+        colour = vi_t.shape[1] == 3
+        if self.method.consumes == "y":
+            if colour:
+                vi_y, cbcr = split_luma(vi_t)
+                fused = self.method(ir_t, vi_y, masks=masks).clamp(0.0, 1.0)
+                out = fused if self.gray else merge_luma(fused, cbcr)
+            else:
+                out = self.method(ir_t, vi_t, masks=masks).clamp(0.0, 1.0)
+        else:
+            vi_rgb = vi_t if colour else vi_t.expand(-1, 3, -1, -1)
+            out = self.method(ir_t, vi_rgb, masks=masks).clamp(0.0, 1.0)
+            if self.gray or not colour:
+                out = split_luma(out)[0]
+        return _to_array(out)
+
+    def fuse_pair(self, pair: Pair) -> np.ndarray:
+        """Read a file pair and fuse it (see :meth:`fuse_arrays`); errors name the files."""
+        ir = read_raw(pair.ir)
+        vi = read_raw(pair.vi)
+        return self.fuse_arrays(ir, vi, names=(str(pair.ir), str(pair.vi)))
