@@ -14,7 +14,7 @@ from samfuse.io import InputError, find_pairs, write_image
 
 @click.command("fuse")
 @click.option("--ir", "ir", required=True, type=click.Path(path_type=Path), help="IR (or MRI) folder or file.")
-@click.option("--vi", "vi", required=True, type=click.Path(path_type=Path), help="Visible (or PET/SPECT) folder or file.")
+@click.option("--vi", "vi", required=True, type=click.Path(path_type=Path), help="Visible (PET/SPECT) folder or file.")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (<stem>.png).")
 @click.option("--method", default="average", show_default=True, help="Registered method (see `samfuse methods`).")
 @click.option("--weights", default=None, help="Shipped weights name or a checkpoint path (methods with weights).")
