@@ -1,0 +1,173 @@
+"""The mask-provider contract: one image in, binary masks sorted by area (largest first) out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = ["MaskSet", "MaskProvider", "ProviderError", "as_uint8", "as_rgb_uint8", "as_grey_float"]
+
+
+class ProviderError(Exception):
+    """A provider cannot run (missing checkpoint, wrong model, no CUDA...); ``str(err)`` is one line."""
+
+
+@dataclass(frozen=True, eq=False)
+class MaskSet:
+    """Binary masks of one image.
+
+    ``masks``: (N, H, W) bool, sorted by area (pixel count), largest first; ties keep the provider's order.
+    ``scores``: (N,) float32, the provider's confidence per mask, or NaN where it has none.
+    """
+
+    masks: np.ndarray
+    scores: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.masks.ndim != 3 or self.masks.dtype != np.bool_:
+            raise ValueError(f"masks must be (N, H, W) bool, got {self.masks.shape} {self.masks.dtype}")
+        if self.scores.shape != (self.masks.shape[0],):
+            raise ValueError(f"scores must be ({self.masks.shape[0]},), got {self.scores.shape}")
+
+    @classmethod
+    def from_masks(
+        cls,
+        masks: Sequence[np.ndarray] | np.ndarray,
+        scores: Sequence[float] | np.ndarray | None = None,
+        shape: tuple[int, int] | None = None,
+    ) -> MaskSet:
+        """Build a set from any masks (non-zero = inside), sorting them by area, largest first (stable).
+
+        ``shape`` (H, W) is needed only when ``masks`` is empty.
+        """
+        if len(masks) == 0:
+            if shape is None:
+                raise ValueError("shape is required for an empty mask set")
+            return cls.empty(shape)
+        arr = np.stack([np.asarray(m) != 0 for m in masks]) if not isinstance(masks, np.ndarray) else masks != 0
+        sc = (
+            np.full(arr.shape[0], np.nan, dtype=np.float32)
+            if scores is None
+            else np.asarray(scores, dtype=np.float32).reshape(-1)
+        )
+        area = arr.reshape(arr.shape[0], -1).sum(axis=1)
+        order = np.argsort(-area, kind="stable")
+        return cls(np.ascontiguousarray(arr[order]), sc[order])
+
+    @classmethod
+    def from_labels(cls, labels: np.ndarray, scores: dict[int, float] | None = None) -> MaskSet:
+        """One mask per non-zero label of an (H, W) integer label map, sorted by area."""
+        ids = np.unique(labels)
+        ids = ids[ids != 0]
+        if ids.size == 0:
+            return cls.empty(labels.shape)
+        masks = labels[None, :, :] == ids[:, None, None]
+        sc = None if scores is None else [scores.get(int(i), np.nan) for i in ids]
+        return cls.from_masks(masks, sc)
+
+    @classmethod
+    def empty(cls, shape: tuple[int, ...]) -> MaskSet:
+        h, w = int(shape[0]), int(shape[1])
+        return cls(np.zeros((0, h, w), dtype=bool), np.zeros(0, dtype=np.float32))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Image size (H, W)."""
+        return int(self.masks.shape[1]), int(self.masks.shape[2])
+
+    @property
+    def areas(self) -> np.ndarray:
+        """Pixel count of each mask, (N,) int64, non-increasing."""
+        return self.masks.reshape(len(self), -1).sum(axis=1).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self.masks.shape[0])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.masks)
+
+    def __getitem__(self, index: Any) -> MaskSet | np.ndarray:
+        """An int gives one (H, W) mask; a slice or index array gives a sub-set (order kept)."""
+        if isinstance(index, int | np.integer):
+            return self.masks[index]
+        return MaskSet(self.masks[index], self.scores[index])
+
+    def top(self, k: int | None) -> MaskSet:
+        """The ``k`` largest masks (all when ``k`` is None)."""
+        return self if k is None else MaskSet(self.masks[:k], self.scores[:k])
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """``[{"segmentation": (H, W) bool, "area": int, "score": float}, ...]``, largest first."""
+        return [
+            {"segmentation": m, "area": int(a), "score": float(s)}
+            for m, a, s in zip(self.masks, self.areas, self.scores, strict=True)
+        ]
+
+
+def as_uint8(image: np.ndarray) -> np.ndarray:
+    """Any image to uint8, shape kept: uint8 as is; uint16 ``round(x / 257)``; float ``round(255 · clip(x, 0, 1))``;
+    bool ``{0, 255}``."""
+    img = np.asarray(image)
+    if img.dtype == np.uint8:
+        return img
+    if img.dtype == np.uint16:
+        return np.round(img.astype(np.float32) / 257.0).astype(np.uint8)
+    if img.dtype == np.bool_:
+        return img.astype(np.uint8) * 255
+    if np.issubdtype(img.dtype, np.floating):
+        return np.round(np.clip(img, 0.0, 1.0) * 255.0).astype(np.uint8)
+    raise ValueError(f"unsupported image dtype {img.dtype}")
+
+
+def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
+    """HxW or HxWx{1,3} image -> HxWx3 uint8 (via :func:`as_uint8`; grey replicated to three channels)."""
+    img = as_uint8(image)
+    if img.ndim == 2:
+        return np.ascontiguousarray(np.repeat(img[:, :, None], 3, axis=2))
+    if img.ndim == 3 and img.shape[2] == 1:
+        return np.ascontiguousarray(np.repeat(img, 3, axis=2))
+    if img.ndim == 3 and img.shape[2] == 3:
+        return np.ascontiguousarray(img)
+    raise ValueError(f"expected an HxW or HxWx3 image, got shape {img.shape}")
+
+
+def as_grey_float(image: np.ndarray) -> np.ndarray:
+    """HxW or HxWx3 uint8 -> HxW float32 in [0, 1]; colour uses BT.601 luma 0.299 R + 0.587 G + 0.114 B."""
+    img = as_rgb_uint8(image).astype(np.float32) / 255.0
+    if np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2]):
+        return img[..., 0].copy()
+    return (0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]).astype(np.float32)
+
+
+class MaskProvider(ABC):
+    """Maps one image (H×W or H×W×3 uint8) to a :class:`MaskSet`.
+
+    Providers are pure: the same image and the same :meth:`params` give the same masks, which is what lets
+    :class:`~samfuse.semantics.cache.MaskCache` key on ``(image hash, name, model, params)``.
+    """
+
+    name: ClassVar[str] = ""
+
+    @property
+    def model(self) -> str:
+        """Model identity for the cache key (e.g. ``"vit_t:<sha256>"``); empty for weight-free providers."""
+        return ""
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """Every parameter that changes the output, as a JSON-serialisable dict."""
+
+    @abstractmethod
+    def generate(self, image: np.ndarray) -> MaskSet:
+        """Compute the masks of ``image``."""
+
+    def __call__(self, image: np.ndarray) -> MaskSet:
+        return self.generate(image)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
