@@ -15,6 +15,12 @@ import numpy as np
 from samfuse.io.errors import InputError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def to_uint8(img: np.ndarray) -> np.ndarray:
     """float in [0, 1] → uint8 by ``round(clip(x, 0, 1) * 255)``; uint8 passes unchanged."""
     if img.dtype == np.uint8:
@@ -45,6 +51,7 @@ def write_image(path: str | Path, img: np.ndarray, *, overwrite: bool = False) -
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(buf.tobytes())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

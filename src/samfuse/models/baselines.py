@@ -36,8 +36,8 @@ class MaxFusion(FusionMethod):
 
 
 def _blur(x: torch.Tensor) -> torch.Tensor:
-    """5×5 Gaussian (σ = 1), reflect padding: the REDUCE kernel of Burt & Adelson's pyramid."""
-    return kf.gaussian_blur2d(x, (5, 5), (1.0, 1.0), border_type="reflect")
+    """5×5 Gaussian (σ = 1), replicate padding (defined for any size): the REDUCE kernel of Burt & Adelson."""
+    return kf.gaussian_blur2d(x, (5, 5), (1.0, 1.0), border_type="replicate")
 
 
 def _expand(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
