@@ -9,8 +9,11 @@ Pipeline (deterministic, no randomness anywhere):
    ``scale = scale_640 · (H·W)/(640·480)`` (so the region size does not depend on the resolution),
    Gaussian pre-smoothing ``sigma`` px and ``min_size = min_share · H·W`` px.
 3. **Merging**: a region adjacency graph over the segments, weighted by the Euclidean distance of the mean
-   colours in CIELAB (grey images: L* = 100·v/255), cut at ``merge_threshold``
-   (``skimage.graph.rag_mean_color`` + ``cut_threshold``): adjacent segments closer than that are merged.
+   colours in CIELAB (grey images: L* = 100·v/255); the closest adjacent pair is merged repeatedly (mean
+   colours updated after each merge) while the distance is below ``merge_threshold``
+   (``skimage.graph.rag_mean_color`` + ``merge_hierarchical``).  A small Felzenszwalb scale followed by
+   mean-colour merging avoids the one giant region that a large scale chains together across the smooth
+   gradients of dark night scenes.
 4. Every merged region of at least ``min_share`` of the image becomes one mask; masks are sorted by area.
 
 Defaults were tuned by eye on MSRS (640×480, day and night, IR and VIS) and M3FD (1024×768) so that the
@@ -33,6 +36,19 @@ __all__ = ["RegionsProvider"]
 _REF_AREA = 640 * 480
 
 
+def _mean_colour_distance(g: Any, src: int, dst: int, n: int) -> dict[str, float]:
+    """New edge weight after merging ``src`` into ``dst``: ‖mean colour(dst) − mean colour(n)‖₂."""
+    diff = g.nodes[dst]["mean color"] - g.nodes[n]["mean color"]
+    return {"weight": float(np.linalg.norm(diff))}
+
+
+def _merge_mean_colour(g: Any, src: int, dst: int) -> None:
+    """Update ``dst``'s pixel count and mean colour after absorbing ``src``."""
+    g.nodes[dst]["total color"] += g.nodes[src]["total color"]
+    g.nodes[dst]["pixel count"] += g.nodes[src]["pixel count"]
+    g.nodes[dst]["mean color"] = g.nodes[dst]["total color"] / g.nodes[dst]["pixel count"]
+
+
 @register_provider("regions", "weight-free object-sized regions: Felzenszwalb graph segmentation + RAG merging")
 class RegionsProvider(MaskProvider):
     """Felzenszwalb segmentation + colour-distance region merging (see the module docstring).
@@ -46,7 +62,7 @@ class RegionsProvider(MaskProvider):
 
     def __init__(
         self,
-        scale_640: float = 400.0,
+        scale_640: float = 100.0,
         sigma: float = 0.8,
         min_share: float = 0.001,
         merge_threshold: float = 10.0,
@@ -96,7 +112,15 @@ class RegionsProvider(MaskProvider):
             else:
                 feat = color.rgb2lab(stretched)
             rag = graph.rag_mean_color(feat, seg, mode="distance")
-            seg = graph.cut_threshold(seg, rag, self.merge_threshold, in_place=True)
+            seg = graph.merge_hierarchical(
+                seg,
+                rag,
+                thresh=self.merge_threshold,
+                rag_copy=False,
+                in_place_merge=True,
+                merge_func=_merge_mean_colour,
+                weight_func=_mean_colour_distance,
+            )
         # relabel 1..n and drop regions below min_share
         _, inverse, counts = np.unique(seg.ravel(), return_inverse=True, return_counts=True)
         keep = counts >= min_size
