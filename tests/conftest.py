@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import pytest
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as samfuse does, in case a test imports torch first
 
-from shared_paths import DATASETS, SHARED
+import pytest  # noqa: E402
+
+from shared_paths import DATASETS, SHARED  # noqa: E402
 
 
 @pytest.fixture(scope="session")
