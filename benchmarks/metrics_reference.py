@@ -1,0 +1,121 @@
+"""Agreement of samfuse's metrics with the two reference CSVs (VIFB MATLAB, CDDFuse evaluator).
+
+Computes every metric of ``CONVENTIONS["vifb"]`` and ``CONVENTIONS["cddfuse"]`` on the 168 VIFB fused images
+(8 methods × 21 pairs) in ``../shared/reference/vifb`` and prints, per convention and metric, the fraction of
+values within the tolerance the issue sets (vifb: relative 1e-4, Qcb/Qcv 1e-3; cddfuse: relative 1e-6), the
+fraction that rounds to the same 5 significant digits (vifb), and the largest relative deviation, as a
+Markdown table. Usage: ``python benchmarks/metrics_reference.py [--jobs N] [--reference DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from samfuse.metrics import CONVENTIONS
+
+DEFAULT_REF = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
+TOLERANCE = {"vifb": {"Qcb": 1e-3, "Qcv": 1e-3}, "cddfuse": {}}
+DEFAULT_TOL = {"vifb": 1e-4, "cddfuse": 1e-6}
+CSV_NAME = {"vifb": "vifb/vifb_matlab_metrics.csv", "cddfuse": "cddfuse/cddfuse_metrics_vifb.csv"}
+
+
+def load_reference(ref: Path, convention: str) -> list[dict[str, str]]:
+    with open(ref / CSV_NAME[convention], newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _find(folder: Path, stem: str) -> Path:
+    return next(p for p in folder.iterdir() if p.stem == stem)
+
+
+def compute_row(args: tuple[str, str, str, str, list[str]]) -> dict[str, float]:
+    """All ``names`` metrics of one (method, image) row under one convention."""
+    ref, convention, method, image, names = args
+    root = Path(ref) / "vifb"
+    conv = CONVENTIONS[convention]
+    ir = conv.read(_find(root / "ir", image))
+    vi = conv.read(_find(root / "vi", image))
+    fused = conv.read(_find(root / "fused" / method, image))
+    return conv.evaluate(ir, vi, fused, names)
+
+
+def compute_all(ref: Path, convention: str, jobs: int = 1) -> tuple[list[dict[str, str]], list[dict[str, float]]]:
+    """Reference rows and our values for every row of the convention's CSV."""
+    rows = load_reference(ref, convention)
+    names = [c for c in rows[0] if c not in ("method", "image")]
+    tasks = [(str(ref), convention, r["method"], r["image"], names) for r in rows]
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            ours = list(pool.map(compute_row, tasks, chunksize=4))
+    else:
+        ours = [compute_row(t) for t in tasks]
+    return rows, ours
+
+
+def same_5_digits(value: float, ref: float) -> bool:
+    """True if value rounds to ref at 5 significant digits (the CSV's %.5g), with float slack."""
+    if ref == 0:
+        return abs(value) < 1e-12
+    half_unit = 0.5 * 10 ** (np.floor(np.log10(abs(ref))) - 4)
+    return abs(value - ref) <= half_unit * (1 + 1e-9)
+
+
+def summarise(convention: str, rows: list[dict[str, str]], ours: list[dict[str, float]]) -> list[dict]:
+    """Per metric: n, fraction within tolerance, fraction matching 5 digits, max relative deviation."""
+    out = []
+    for name in ours[0]:
+        ref = np.array([float(r[name]) for r in rows])
+        val = np.array([o[name] for o in ours])
+        rel = np.abs(val - ref) / np.abs(ref)
+        tol = TOLERANCE[convention].get(name, DEFAULT_TOL[convention])
+        out.append(
+            {
+                "metric": name,
+                "n": len(ref),
+                "tol": tol,
+                "within": float(np.mean(rel <= tol)),
+                "digits5": float(np.mean([same_5_digits(v, r) for v, r in zip(val, ref, strict=True)])),
+                "max_rel": float(np.nanmax(rel)),
+            }
+        )
+    return out
+
+
+def markdown(convention: str, summary: list[dict]) -> str:
+    lines = [
+        f"| {convention} metric | values | tolerance (rel.) | within tolerance | same 5 significant digits | max rel. dev. |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in summary:
+        lines.append(
+            f"| {s['metric']} | {s['n']} | {s['tol']:.0e} | {s['within'] * 100:.1f} % | "
+            f"{s['digits5'] * 100:.1f} % | {s['max_rel']:.1e} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REF)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--convention", choices=sorted(CSV_NAME), action="append")
+    args = parser.parse_args()
+    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
+    for convention in args.convention or ["vifb", "cddfuse"]:
+        t0 = time.perf_counter()
+        rows, ours = compute_all(args.reference.resolve(), convention, args.jobs)
+        dt = time.perf_counter() - t0
+        print(f"\n{convention}: {len(rows)} rows vs {CSV_NAME[convention]} ({dt:.1f} s)\n")
+        print(markdown(convention, summarise(convention, rows, ours)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Convention profiles: how a toolkit reads the files, which metric functions it uses, with which parameters.
+
+``CONVENTIONS["vifb"]`` reproduces the VIFB MATLAB toolbox, ``CONVENTIONS["cddfuse"]`` the evaluator shipped
+with CDDFuse (also used by DDFM and EMMA). Every metric of a profile is a function ``(ir, vi, fused) -> float``
+of the arrays as that profile's reader returns them. See ``docs/metrics.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from samfuse.metrics import gradient, information, perceptual, similarity, statistics, structural, vif
+from samfuse.metrics.errors import MetricShapeError, MetricSizeError
+from samfuse.metrics.reading import read_cddfuse, read_vifb
+
+MetricFn = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of a profile: ``fn(ir, vi, fused)``, the smallest side it accepts, and its direction."""
+
+    name: str
+    fn: MetricFn
+    min_side: int = 2
+    higher_is_better: bool = True
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A named profile: a reader (path → array), its metrics, and the default selection (the CSV columns)."""
+
+    name: str
+    read: Callable[[str | Path], np.ndarray]
+    metrics: dict[str, Metric]
+    default: tuple[str, ...]
+    doc: str = ""
+    _lookup: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._lookup.update({k.lower(): k for k in self.metrics})
+
+    def resolve(self, names: Sequence[str] | None) -> list[str]:
+        """Canonical metric names for user input (case-insensitive); ValueError naming the unknown ones."""
+        if names is None:
+            return list(self.default)
+        out, unknown = [], []
+        for n in names:
+            key = self._lookup.get(n.strip().lower())
+            (out if key else unknown).append(key or n)
+        if unknown:
+            raise ValueError(
+                f"unknown metric(s) for convention {self.name!r}: {', '.join(unknown)} "
+                f"(available: {', '.join(self.metrics)})"
+            )
+        return out
+
+    def compute(self, name: str, ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+        """One metric on arrays as read by this profile; MetricSizeError/MetricShapeError on unusable input."""
+        m = self.metrics[name]
+        for label, img in (("ir", ir), ("vi", vi), ("fused", fused)):
+            if img.shape[:2] != fused.shape[:2]:
+                raise MetricShapeError(
+                    f"{label} is {img.shape[1]}x{img.shape[0]} but fused is {fused.shape[1]}x{fused.shape[0]}"
+                )
+        h, w = fused.shape[:2]
+        if h < m.min_side or w < m.min_side:
+            raise MetricSizeError(f"{name} needs at least {m.min_side}x{m.min_side} pixels, got {w}x{h}")
+        return float(m.fn(ir, vi, fused))
+
+    def evaluate(
+        self, ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, metrics: Sequence[str] | None = None
+    ) -> dict[str, float]:
+        """All selected metrics (default: :attr:`default`) as {name: value}; raises on the first failure."""
+        return {n: self.compute(n, ir, vi, fused) for n in self.resolve(metrics)}
+
+    def evaluate_files(
+        self, ir: str | Path, vi: str | Path, fused: str | Path, metrics: Sequence[str] | None = None
+    ) -> dict[str, float]:
+        """Read three files with this profile's reader, then :meth:`evaluate`."""
+        return self.evaluate(self.read(ir), self.read(vi), self.read(fused), metrics)
+
+
+# --- VIFB ---------------------------------------------------------------------------------------------------
+
+_MATLAB_GREY = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+
+
+def _matlab_rgb2gray(x: np.ndarray) -> np.ndarray:
+    """MATLAB ``rgb2gray`` (rounded back to integers for integer input)."""
+    y = x[..., 0] * _MATLAB_GREY[0] + x[..., 1] * _MATLAB_GREY[1] + x[..., 2] * _MATLAB_GREY[2]
+    return np.floor(y + 0.5) if np.issubdtype(x.dtype, np.integer) else y
+
+
+def vifb_channels(core: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -> MetricFn:
+    """VIFB's channel wrapper around ``core(vi_k, ir, fused_k)`` (all float64, 2-D): the mean over channels.
+
+    Fused with b channels: core on (VI(:,:,k), IR or IR(:,:,k), F(:,:,k)), k = 1..b, then the mean. A grey
+    fused image gets the whole images, colour sources first reduced by ``rgb2gray`` as the cores do.
+    (A grey VI with a colour fused image, which VIFB cannot take, is used for every channel like a grey IR.)
+    """
+
+    def metric(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+        f = np.asarray(fused, dtype=np.float64)
+        if f.ndim == 2:
+            v = _matlab_rgb2gray(vi) if vi.ndim == 3 else vi
+            i = _matlab_rgb2gray(ir) if ir.ndim == 3 else ir
+            return core(np.asarray(v, np.float64), np.asarray(i, np.float64), f)
+        vals = []
+        for k in range(f.shape[2]):
+            v = vi[..., k] if vi.ndim == 3 else vi
+            i = ir[..., k] if ir.ndim == 3 else ir
+            vals.append(core(np.asarray(v, np.float64), np.asarray(i, np.float64), f[..., k]))
+        return float(np.mean(vals))
+
+    metric.__doc__ = f"VIFB per-channel mean of: {core.__doc__ or core.__name__}"
+    return metric
+
+
+def _per_channel_fused(single: Callable[[np.ndarray], float]) -> MetricFn:
+    return vifb_channels(lambda v, i, f: single(f))
+
+
+def _vifb_profile() -> Convention:
+    m: dict[str, Metric] = {}
+
+    def add(name: str, fn: MetricFn, min_side: int = 2, higher: bool = True) -> None:
+        m[name] = Metric(name, fn, min_side, higher, fn.__doc__ or "")
+
+    add("EN", _per_channel_fused(information.entropy_vifb), 1)
+    add("SD", _per_channel_fused(statistics.sd_vifb), 1)
+    add("SF", lambda ir, vi, f: statistics.sf_vifb(f))
+    add("AG", _per_channel_fused(statistics.ag_vifb))
+    add("MI", vifb_channels(lambda v, i, f: information.mi_vifb(v, f) + information.mi_vifb(i, f)), 1)
+    add("Qabf", vifb_channels(lambda v, i, f: gradient.qabf(v, i, f, dtype=np.float64, scale=255.0)), 1)
+    add("SSIM", vifb_channels(lambda v, i, f: structural.ssim_gaussian(v, f) + structural.ssim_gaussian(i, f)), 11)
+    add("PSNR", vifb_channels(similarity.psnr_vifb), 1)
+    add("RMSE", vifb_channels(similarity.rmse_vifb), 1, higher=False)
+    add(
+        "CE",
+        vifb_channels(
+            lambda v, i, f: (information.cross_entropy_vifb(v, f) + information.cross_entropy_vifb(i, f)) / 2
+        ),
+        1,
+        higher=False,
+    )
+    add("EI", lambda ir, vi, f: statistics.ei_vifb(f), 1)
+    add("Qcb", vifb_channels(lambda v, i, f: perceptual.qcb(i, v, f)))
+    add("Qcv", vifb_channels(lambda v, i, f: perceptual.qcv(i, v, f)), higher=False)
+    # extras, per channel like the rest
+    add("Nabf", vifb_channels(lambda v, i, f: gradient.nabf(i, v, f)), 2, higher=False)
+    add("MS-SSIM", vifb_channels(lambda v, i, f: structural.ms_ssim(i, v, f)), 161)
+    add("VIFF", vifb_channels(lambda v, i, f: vif.viff(i, v, f)), vif.VIF_MIN_SIDE)
+    default = ("EN", "SD", "SF", "AG", "MI", "Qabf", "SSIM", "PSNR", "RMSE", "CE", "EI", "Qcb", "Qcv")
+    return Convention("vifb", read_vifb, m, default, "VIFB MATLAB toolbox: per RGB channel, averaged, float64.")
+
+
+# --- CDDFuse ------------------------------------------------------------------------------------------------
+
+
+def _cddfuse_profile() -> Convention:
+    m: dict[str, Metric] = {}
+
+    def add(name: str, fn: MetricFn, min_side: int = 2, higher: bool = True) -> None:
+        m[name] = Metric(name, fn, min_side, higher, fn.__doc__ or "")
+
+    add("EN", lambda ir, vi, f: information.entropy_cddfuse(f), 1)
+    add("SD", lambda ir, vi, f: statistics.sd_cddfuse(f), 1)
+    add("SF", lambda ir, vi, f: statistics.sf_cddfuse(f))
+    add("AG", lambda ir, vi, f: statistics.ag_cddfuse(f))
+    add("MI", lambda ir, vi, f: information.mi_cddfuse(f, ir) + information.mi_cddfuse(f, vi), 1)
+    add("SCD", similarity.scd, 1)
+    add("VIF", vif.vifp, vif.VIF_MIN_SIDE)
+    add("Qabf", lambda ir, vi, f: gradient.qabf(ir, vi, f, dtype=np.float32), 1)
+    add(
+        "SSIM",
+        lambda ir, vi, f: structural.ssim_skimage019(f, ir) + structural.ssim_skimage019(f, vi),
+        7,
+    )
+    add("MSE", similarity.mse_cddfuse, 1, higher=False)
+    add("CC", similarity.cc_cddfuse, 1)
+    add("PSNR", similarity.psnr_cddfuse, 1)
+    add("Nabf", gradient.nabf, 2, higher=False)
+    add("MS-SSIM", structural.ms_ssim, 161)
+    add("VIFF", vif.viff, vif.VIF_MIN_SIDE)
+    default = ("EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "MSE", "CC", "PSNR")
+    return Convention(
+        "cddfuse", read_cddfuse, m, default, "CDDFuse evaluator: float32 BT.601 grey, float32 arithmetic where it is."
+    )
+
+
+CONVENTIONS: dict[str, Convention] = {"vifb": _vifb_profile(), "cddfuse": _cddfuse_profile()}
