@@ -67,19 +67,24 @@ def fuse_command(
             report.skipped(str(p))
 
     out.mkdir(parents=True, exist_ok=True)
-    for pair in tqdm(pairs.pairs, unit="pair", desc=f"fuse {method}", dynamic_ncols=True):
-        target = out / f"{pair.stem}.png"
-        if target.exists() and not overwrite:
-            report.skipped(pair.stem)
-            continue
-        try:
-            fused = pipeline.fuse_pair(pair)
-            write_image(target, fused, overwrite=True)
-        except InputError as err:
-            report.failed(pair.stem, str(err))
-        except Exception as err:  # keep the batch going; one line, no traceback
-            report.failed(pair.stem, f"{type(err).__name__}: {err}")
-        else:
-            report.done(pair.stem)
+    try:
+        for pair in tqdm(pairs.pairs, unit="pair", desc=f"fuse {method}", dynamic_ncols=True):
+            target = out / f"{pair.stem}.png"
+            if target.exists() and not overwrite:
+                report.skipped(pair.stem)
+                continue
+            try:
+                fused = pipeline.fuse_pair(pair)
+                write_image(target, fused, overwrite=True)
+            except InputError as err:
+                report.failed(pair.stem, str(err))
+            except Exception as err:  # keep the batch going; one line, no traceback
+                report.failed(pair.stem, f"{type(err).__name__}: {err}")
+            else:
+                report.done(pair.stem)
+    except KeyboardInterrupt:
+        # Outputs are written atomically: what exists is complete, and a rerun skips it.
+        click.echo(f"interrupted: {report.summary()} so far; run again to continue", err=True)
+        raise SystemExit(130) from None
     click.echo(report.summary(), err=True)
     raise SystemExit(report.exit_code)
