@@ -149,3 +149,25 @@ def test_methods_command_lists_baselines() -> None:
     assert code == 0
     names = [ln.split()[0] for ln in stdout.splitlines()]
     assert {"average", "max", "laplacian"} <= set(names)
+
+
+def test_interrupt_keeps_outputs_and_a_rerun_continues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from samfuse.pipeline import FusionPipeline
+
+    real = FusionPipeline.fuse_pair
+    calls = {"n": 0}
+
+    def interrupt_on_third(self: FusionPipeline, pair):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, pair)
+
+    monkeypatch.setattr(FusionPipeline, "fuse_pair", interrupt_on_third)
+    args = ("fuse", "--ir", str(DATASETS / "TNO/ir"), "--vi", str(DATASETS / "TNO/vi"), "--out", str(tmp_path))
+    code, _, stderr = run(*args)
+    assert code == 130 and "interrupted: 2 fused" in stderr and "Traceback" not in stderr
+    assert len(list(tmp_path.iterdir())) == 2  # two complete outputs, no partial file
+    monkeypatch.setattr(FusionPipeline, "fuse_pair", real)
+    code, _, stderr = run(*args)
+    assert code == 0 and "11 fused, 0 failed, 2 skipped" in stderr
