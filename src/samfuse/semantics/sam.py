@@ -213,9 +213,6 @@ class SamProvider(MaskProvider):
 
         if checkpoint is None or str(checkpoint) == "":
             raise ProviderError(missing_checkpoint_message())
-        path = Path(checkpoint).expanduser()
-        if not path.is_file():
-            raise ProviderError(f"checkpoint {path} does not exist; {missing_checkpoint_message()}")
         if preset not in PRESETS:
             raise ProviderError(f"unknown sam preset {preset!r}; available: {', '.join(PRESETS)}")
         if model is not None and model not in MODELS:
@@ -225,6 +222,9 @@ class SamProvider(MaskProvider):
             raise ProviderError(f"unknown sam generator option(s): {', '.join(sorted(unknown))}")
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ProviderError(f"device {device}: CUDA is not available here; use device cpu")
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise ProviderError(f"checkpoint {path} does not exist; {missing_checkpoint_message()}")
 
         self.checkpoint = path
         self.sha256 = file_sha256(path)
