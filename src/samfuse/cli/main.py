@@ -16,6 +16,7 @@ COMMANDS: dict[str, str] = {
     "fuse": "samfuse.cli.fuse:fuse_command",
     "methods": "samfuse.cli.methods:methods_command",
     "data": "samfuse.cli.data:data_group",
+    "masks": "samfuse.cli.masks:masks_command",
 }
 
 

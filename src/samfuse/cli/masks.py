@@ -1,0 +1,240 @@
+"""``samfuse masks``: compute semantic masks for a folder of images into the on-disk mask cache.
+
+Resumable: an image whose masks are already in ``--out`` for the same provider, model and parameters is
+skipped.  Each image's failure is one line; the summary is ``N computed, M failed, K skipped``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from samfuse.cli.common import fail
+from samfuse.cli.report import BatchReport
+from samfuse.io import InputError, list_images, read_raw, write_image
+
+_SAM_ONLY = ("checkpoint", "model", "preset")
+
+# per-worker state (set by _init_worker in each process)
+_WORKER: dict[str, Any] = {}
+
+
+def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
+    """``--param KEY=VALUE`` → ``{KEY: VALUE}``; values parsed as int, float, true/false, else kept as text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"--param {item!r}: expected KEY=VALUE")
+        value: Any = text.strip()
+        for cast in (int, float):
+            try:
+                value = cast(text)
+                break
+            except ValueError:
+                pass
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def _build(name: str, options: dict[str, Any]) -> Any:
+    from samfuse.semantics import get_provider
+
+    return get_provider(name, **options)
+
+
+def _init_worker(name: str, options: dict[str, Any], threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    _WORKER["provider"] = _build(name, options)
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text if isinstance(err, InputError) else f"{type(err).__name__}: {text}"
+
+
+def _compute(path: Path, out: Path, top_k: int | None, preview: Path | None) -> tuple[str, int, str]:
+    """Worker body: read, compute, store, preview.  Returns ``(image sha256, number of masks, "")`` or
+    ``("", 0, one-line error)`` (errors are returned, not raised, so they stay one line)."""
+    from samfuse.semantics import MaskCache, image_hash, overlay
+
+    try:
+        provider = _WORKER["provider"]
+        image = read_raw(path)
+        key = image_hash(image)
+        masks = provider.generate(image)
+        MaskCache(out).put(key, provider, masks, top_k)
+        if preview is not None:
+            write_image(preview / f"{path.stem}.png", overlay(image, masks.top(top_k)), overwrite=True)
+        return key, min(len(masks), top_k or len(masks)), ""
+    except Exception as err:  # one line per image, never a traceback
+        return "", 0, _one_line(err)
+
+
+def _write_index(folder: Path, rows: dict[str, tuple[str, str, int]]) -> None:
+    """``index.csv`` in the provider folder: ``stem,source,image_sha256,masks`` (merged over runs)."""
+    index = folder / "index.csv"
+    merged: dict[str, tuple[str, str, int]] = {}
+    if index.exists():
+        with open(index, newline="") as f:
+            for row in csv.DictReader(f):
+                merged[row["stem"]] = (row["source"], row["image_sha256"], int(row["masks"]))
+    merged.update(rows)
+    buf = _io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["stem", "source", "image_sha256", "masks"])
+    for stem in sorted(merged):
+        writer.writerow([stem, *merged[stem]])
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
+    tmp.write_text(buf.getvalue())
+    os.replace(tmp, index)
+
+
+@click.command("masks")
+@click.option("--images", required=True, type=click.Path(path_type=Path), help="Folder of images.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Mask cache folder (created).")
+@click.option("--provider", "provider_name", default="regions", show_default=True, help="Mask provider.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="SAM/MobileSAM state dict (sam).")
+@click.option(
+    "--model",
+    type=click.Choice(["vit_t", "vit_b", "vit_l", "vit_h"]),
+    default=None,
+    help="SAM model (sam; default: inferred from the checkpoint).",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(["fast", "default", "sage"]),
+    default=None,
+    help="SAM generator preset (sam; default fast). sage takes over an hour per image on a 2-core CPU.",
+)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (sam).")
+@click.option(
+    "--top-k", default=20, show_default=True, type=click.IntRange(min=0), help="Keep the K largest masks (0 = all)."
+)
+@click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
+@click.option("--preview", type=click.Path(path_type=Path), default=None, help="Write PNG overlays here.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Provider option (repeatable).")
+def masks_command(
+    images: Path,
+    out: Path,
+    provider_name: str,
+    checkpoint: Path | None,
+    model: str | None,
+    preset: str | None,
+    device: str,
+    top_k: int,
+    jobs: int,
+    preview: Path | None,
+    params: tuple[str, ...],
+) -> None:
+    """Compute masks for every image of a folder into a resumable on-disk cache (see docs/semantics.md)."""
+    from samfuse.semantics import (
+        MaskCache,
+        ProviderError,
+        UnknownProviderError,
+        image_hash,
+        list_providers,
+        overlay,
+    )
+
+    options = _parse_params(params)
+    if provider_name == "sam":
+        options.update({"checkpoint": checkpoint, "model": model, "preset": preset or "fast", "device": device})
+    else:
+        given = [f"--{k}" for k, v in zip(_SAM_ONLY, (checkpoint, model, preset), strict=True) if v is not None]
+        if given:
+            fail(f"{', '.join(given)}: only for --provider sam (not {provider_name})")
+        if device != "cpu":
+            fail(f"--device: only for --provider sam (not {provider_name})")
+    if provider_name not in list_providers():
+        fail(f"unknown mask provider {provider_name!r}; available: {', '.join(list_providers())}")
+    try:
+        files = list_images(images)
+    except InputError as err:
+        fail(str(err))
+    if not files:
+        fail(f"{images}: no images found")
+    try:
+        provider = _build(provider_name, options)
+    except (ProviderError, UnknownProviderError) as err:
+        fail(str(err))
+    except (TypeError, ValueError) as err:
+        fail(f"--provider {provider_name}: {' '.join(str(err).split())}")
+    note = getattr(provider, "checkpoint_note", None)
+    if note:
+        click.echo(f"note: {note}", err=True)
+
+    limit = top_k or None
+    cache = MaskCache(out)
+    folder = cache.folder(provider)
+    report = BatchReport("computed")
+    index: dict[str, tuple[str, str, int]] = {}
+    todo: list[Path] = []
+    bar = tqdm(total=len(files), unit="img", desc=f"masks {provider_name}", dynamic_ncols=True)
+    for path in files:  # skip what is cached (reading + hashing is cheap next to any provider)
+        try:
+            image = read_raw(path)
+            key = image_hash(image)
+            cached = cache.get(key, provider, limit)
+        except InputError as err:
+            report.failed(path.name, str(err))
+            bar.update()
+            continue
+        if cached is None:
+            todo.append(path)
+            continue
+        index[path.stem] = (str(path), key, len(cached))
+        if preview is not None and not (preview / f"{path.stem}.png").exists():
+            write_image(preview / f"{path.stem}.png", overlay(image, cached), overwrite=True)
+        report.skipped(path.name)
+        bar.update()
+
+    def record(path: Path, result: tuple[str, int, str]) -> None:
+        key, n, error = result
+        if error:
+            report.failed(path.name, error)
+        else:
+            index[path.stem] = (str(path), key, n)
+            report.done(path.name)
+        bar.update()
+
+    if todo and jobs == 1:
+        _WORKER["provider"] = provider
+        for path in todo:
+            record(path, _compute(path, out, limit, preview))
+    elif todo:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        ctx = get_context("spawn")  # no fork of a process that may hold torch threads
+        with ProcessPoolExecutor(
+            max_workers=min(jobs, len(todo)),
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(provider_name, options, threads),
+        ) as pool:
+            futures: list[tuple[Path, Future[tuple[str, int, str]]]] = [
+                (p, pool.submit(_compute, p, out, limit, preview)) for p in todo
+            ]
+            for path, fut in futures:
+                try:
+                    record(path, fut.result())
+                except Exception as err:  # a worker died (e.g. out of memory)
+                    record(path, ("", 0, _one_line(err)))
+    bar.close()
+    if index:
+        _write_index(folder, index)
+    click.echo(f"masks in {folder}", err=True)
+    click.echo(report.summary(), err=True)
+    raise SystemExit(report.exit_code)
