@@ -179,7 +179,7 @@ def _cddfuse_profile() -> Convention:
     add("Qabf", lambda ir, vi, f: gradient.qabf(ir, vi, f, dtype=np.float32), 1)
     add(
         "SSIM",
-        lambda ir, vi, f: structural.ssim_skimage019(f, ir) + structural.ssim_skimage019(f, vi),
+        lambda ir, vi, f: sum(structural.ssim_skimage019_multi(f, [ir, vi])),
         7,
     )
     add("MSE", similarity.mse_cddfuse, 1, higher=False)

@@ -23,9 +23,9 @@ def _edges(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     sx, sy = sobel_zero(img)
     g = np.sqrt(sx * sx + sy * sy)
-    a = np.full_like(img, math.pi / 2)
-    nz = sx != 0
-    a[nz] = np.arctan(sy[nz] / sx[nz])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.arctan(sy / sx)
+    a[sx == 0] = img.dtype.type(math.pi / 2)
     return g, a
 
 
@@ -35,13 +35,10 @@ def _preservation(g_src: np.ndarray, a_src: np.ndarray, g_f: np.ndarray, a_f: np
     G = min(g_X, g_F)/max(g_X, g_F), **but G = g_F where g_X == g_F** (the reference quirk);
     A = 1 - |α_X - α_F|/(π/2).
     """
-    gaf = np.zeros_like(g_src)
-    m = g_src > g_f
-    gaf[m] = g_f[m] / g_src[m]
-    m = g_src == g_f
-    gaf[m] = g_f[m]
-    m = g_src < g_f
-    gaf[m] = g_src[m] / g_f[m]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gaf = np.minimum(g_src, g_f) / np.maximum(g_src, g_f)
+    tie = g_src == g_f
+    gaf[tie] = g_f[tie]
     aaf = 1 - np.abs(a_src - a_f) / (math.pi / 2)
     qg = 0.9994 / (1 + np.exp(-15 * (gaf - 0.5)))
     qa = 0.9879 / (1 + np.exp(-22 * (aaf - 0.8)))

@@ -57,32 +57,40 @@ def ssim_skimage019(a: np.ndarray, b: np.ndarray, *, data_range: float = 2.0, wi
     R = data_range (2.0 for float input in 0.19), map in the input float dtype, (win_size-1)/2 border cropped,
     mean in float64.
     """
+    return ssim_skimage019_multi(a, [b], data_range=data_range, win_size=win_size)[0]
+
+
+def ssim_skimage019_multi(
+    a: np.ndarray, others: list[np.ndarray], *, data_range: float = 2.0, win_size: int = 7
+) -> list[float]:
+    """[:func:`ssim_skimage019`(a, b) for b in others], filtering a's statistics once."""
     check_size(a.shape, win_size, "SSIM")
     x = np.asarray(a)
-    y = np.asarray(b)
     if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
-        y = y.astype(np.float64)
-    y = y.astype(x.dtype, copy=False)
     np_ = win_size**2
     cov_norm = np_ / (np_ - 1)
-    ux = ndimage.uniform_filter(x, size=win_size)
-    uy = ndimage.uniform_filter(y, size=win_size)
-    uxx = ndimage.uniform_filter(x * x, size=win_size)
-    uyy = ndimage.uniform_filter(y * y, size=win_size)
-    uxy = ndimage.uniform_filter(x * y, size=win_size)
-    vx = cov_norm * (uxx - ux * ux)
-    vy = cov_norm * (uyy - uy * uy)
-    vxy = cov_norm * (uxy - ux * uy)
     c1 = (0.01 * data_range) ** 2
     c2 = (0.03 * data_range) ** 2
-    a1 = 2 * ux * uy + c1
-    a2 = 2 * vxy + c2
-    b1 = ux**2 + uy**2 + c1
-    b2 = vx + vy + c2
-    s = (a1 * a2) / (b1 * b2)
     pad = (win_size - 1) // 2
-    return float(s[pad:-pad, pad:-pad].mean(dtype=np.float64))
+    ux = ndimage.uniform_filter(x, size=win_size)
+    uxx = ndimage.uniform_filter(x * x, size=win_size)
+    vx = cov_norm * (uxx - ux * ux)
+    out = []
+    for other in others:
+        y = np.asarray(other).astype(x.dtype, copy=False)
+        uy = ndimage.uniform_filter(y, size=win_size)
+        uyy = ndimage.uniform_filter(y * y, size=win_size)
+        uxy = ndimage.uniform_filter(x * y, size=win_size)
+        vy = cov_norm * (uyy - uy * uy)
+        vxy = cov_norm * (uxy - ux * uy)
+        a1 = 2 * ux * uy + c1
+        a2 = 2 * vxy + c2
+        b1 = ux**2 + uy**2 + c1
+        b2 = vx + vy + c2
+        s = (a1 * a2) / (b1 * b2)
+        out.append(float(s[pad:-pad, pad:-pad].mean(dtype=np.float64)))
+    return out
 
 
 def _downsample2(x: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ MATLAB ``vifp_mscale.m`` (and CDDFuse's port ``compare_viff``). VIFF: Y. Han, Y.
 Both use four scales s = 1..4 with the Gaussian window N = 2^(5-s) + 1 (17, 9, 5, 3), σ = N/5, built like
 ``fspecial``. For s > 1 both images are first filtered 'valid' with that window and decimated by 2. Local
 statistics μ, σ², σ12 come from 'valid' filtering. The windows are separable, so each 2-D filtering is two
-1-D passes, all statistics of one scale in one batched call (the reference uses ``convolve2d``: ~40× slower).
+1-D passes (OpenCV ``sepFilter2D``, float64); the reference's ``convolve2d`` is ~40× slower.
 """
 
 from __future__ import annotations
@@ -28,51 +28,65 @@ _EPS = 1e-10
 def _scale_terms(
     refs: list[np.ndarray], dist: np.ndarray, sigma_nsq: float
 ) -> Iterator[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """For each scale, for each reference: (information with distortion, without, gain g) maps.
+    """For each scale, for each reference: (information with distortion VID, without VIND, gain g) maps.
 
     Per pixel, with the clamping order of ``vifp_mscale.m``: σ² < 0 → 0; g = σ12/(σ1² + ε),
     sv² = σ2² - g·σ12; where σ1² < ε: g = 0, sv² = σ2², σ1² = 0; where σ2² < ε: g = 0, sv² = 0;
     where g < 0: sv² = σ2², g = 0; sv² ≥ ε. VID = log10(1 + g²σ1²/(sv² + σn²)), VIND = log10(1 + σ1²/σn²).
     """
-    k = len(refs)
-    imgs = np.stack([*refs, dist]).astype(np.float64, copy=False)
+    refs = [np.asarray(r, dtype=np.float64) for r in refs]
+    d = np.asarray(dist, dtype=np.float64)
     for scale in range(1, 5):
         n = 2 ** (5 - scale) + 1
         g1 = gaussian_1d(n, n / 5.0)
         if scale > 1:
-            imgs = correlate_valid_decimated(imgs, g1)
-        r = imgs[:k]
-        d = imgs[k]
-        stack = np.concatenate([imgs, r * r, (d * d)[None], r * d[None]])
-        filt = correlate_valid(stack, g1)
-        mu = filt[: k + 1]
-        mu_r, mu_d = mu[:k], mu[k]
-        s1 = filt[k + 1 : 2 * k + 1] - mu_r * mu_r
-        s2 = filt[2 * k + 1] - mu_d * mu_d
-        s12 = filt[2 * k + 2 :] - mu_r * mu_d[None]
-        s1[s1 < 0] = 0
-        s2[s2 < 0] = 0
+            refs = [correlate_valid_decimated(r, g1) for r in refs]
+            d = correlate_valid_decimated(d, g1)
+        mu_d = correlate_valid(d, g1)
+        s2 = correlate_valid(d * d, g1)
+        s2 -= mu_d * mu_d
+        np.maximum(s2, 0.0, out=s2)
         out = []
-        for i in range(k):
-            sig1 = s1[i]
-            sig12 = s12[i]
-            gain = sig12 / (sig1 + _EPS)
-            sv = s2 - gain * sig12
-            m = sig1 < _EPS
-            gain[m] = 0
-            sv[m] = s2[m]
-            sig1[m] = 0
-            m = s2 < _EPS
-            gain[m] = 0
-            sv[m] = 0
-            m = gain < 0
-            sv[m] = s2[m]
-            gain[m] = 0
-            sv[sv <= _EPS] = _EPS
-            vid = np.log10(1 + gain * gain * sig1 / (sv + sigma_nsq))
-            vind = np.log10(1 + sig1 / sigma_nsq)
-            out.append((vid, vind, gain))
+        for r in refs:
+            mu_r = correlate_valid(r, g1)
+            s1 = correlate_valid(r * r, g1)
+            s1 -= mu_r * mu_r
+            np.maximum(s1, 0.0, out=s1)
+            s12 = correlate_valid(r * d, g1)
+            s12 -= mu_r * mu_d
+            out.append(_clamped_terms(s1, s2, s12, sigma_nsq))
         yield out
+
+
+def _clamped_terms(
+    sig1: np.ndarray, s2: np.ndarray, sig12: np.ndarray, sigma_nsq: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(VID, VIND, g) maps of one reference from its statistics (σ² already ≥ 0), clamped as documented above.
+
+    The sequential masked assignments of the reference collapse to: g = 0 where σ1² < ε, σ2² < ε or g < 0;
+    sv² = 0 where σ2² < ε, else σ2² where σ1² < ε or g < 0, else σ2² - g·σ12; then sv² ≥ ε; σ1² = 0 where < ε.
+    """
+    gain = sig12 / (sig1 + _EPS)
+    sv = s2 - gain * sig12
+    m1 = sig1 < _EPS
+    m2 = s2 < _EPS
+    neg = (gain < 0) & ~m1 & ~m2
+    zero_gain = m1 | m2 | neg
+    sv = np.where(m1 | neg, s2, sv)
+    sv[m2] = 0.0
+    np.maximum(sv, _EPS, out=sv)
+    gain[zero_gain] = 0.0
+    sig1 = np.where(m1, 0.0, sig1)
+    sv += sigma_nsq
+    vid = gain * gain
+    vid *= sig1
+    vid /= sv
+    vid += 1
+    np.log10(vid, out=vid)
+    vind = sig1 / sigma_nsq
+    vind += 1
+    np.log10(vind, out=vind)
+    return vid, vind, gain
 
 
 def vifp_pair(ref: np.ndarray, dist: np.ndarray, *, sigma_nsq: float = 2.0) -> float:
