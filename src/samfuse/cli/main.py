@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "methods": "samfuse.cli.methods:methods_command",
     "data": "samfuse.cli.data:data_group",
     "masks": "samfuse.cli.masks:masks_command",
+    "eval": "samfuse.cli.eval:eval_command",
 }
 
 

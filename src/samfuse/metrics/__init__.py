@@ -30,6 +30,7 @@ __all__ = [
     "entropy_vifb",
     "evaluate",
     "evaluate_files",
+    "get_convention",
     "mi_cddfuse",
     "mi_vifb",
     "ms_ssim",

@@ -1,0 +1,261 @@
+"""``samfuse eval``: metrics of fused images against their IR/visible sources, under a named convention.
+
+Pairs IR and visible images by stem (as ``fuse`` does) and looks up ``<stem>.*`` in ``--fused``. Writes a wide
+CSV (``image,<metric>...``, one row per image, full precision), prints a Markdown table of the mean and
+standard deviation of each metric, and reports per-image problems (missing or wrongly sized fused image,
+image too small for a metric) as one line each, evaluating everything else; the exit code is then 1.
+With ``--data NAME --method NAME`` it first fuses a named dataset with a registered method.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+import numpy as np
+from tqdm import tqdm
+
+from samfuse.cli.common import check_device, fail
+from samfuse.cli.report import BatchReport
+from samfuse.io import InputError, Pair, find_pairs, list_images
+from samfuse.metrics import CONVENTIONS, MetricShapeError, MetricSizeError, get_convention
+
+
+@dataclass
+class ImageResult:
+    """The metrics of one image (NaN where a metric could not be computed) and its problems, one line each."""
+
+    stem: str
+    values: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def _size(img: np.ndarray) -> str:
+    return f"{img.shape[1]}x{img.shape[0]}"
+
+
+def evaluate_pair(
+    stem: str, ir: Path, vi: Path, fused: Path | None, convention: str, metrics: list[str]
+) -> ImageResult:
+    """Read one triple with the convention's reader and compute ``metrics``; never raises for bad input."""
+    res = ImageResult(stem)
+    if fused is None:
+        res.errors.append("no fused image with this stem")
+        return res
+    conv = CONVENTIONS[convention]
+    try:
+        a, b, f = conv.read(ir), conv.read(vi), conv.read(fused)
+    except InputError as err:
+        res.errors.append(str(err))
+        return res
+    if a.shape[:2] != b.shape[:2]:
+        res.errors.append(f"IR is {_size(a)} but visible is {_size(b)} ({ir.name}, {vi.name})")
+        return res
+    if f.shape[:2] != a.shape[:2]:
+        res.errors.append(f"fused image {fused.name} is {_size(f)} but the sources are {_size(a)}")
+        return res
+    for name in metrics:
+        try:
+            res.values[name] = conv.compute(name, a, b, f)
+        except (MetricSizeError, MetricShapeError) as err:
+            res.values[name] = math.nan
+            res.errors.append(f"image too small for a metric: {err}" if isinstance(err, MetricSizeError) else str(err))
+    return res
+
+
+def _evaluate_task(args: tuple) -> ImageResult:
+    return evaluate_pair(*args)
+
+
+def _init_worker() -> None:
+    """One thread per worker process: the processes already fill the cores."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _index_fused(folder: Path) -> dict[str, Path]:
+    index: dict[str, Path] = {}
+    for p in list_images(folder):
+        index.setdefault(p.stem, p)
+    return index
+
+
+def summary_table(results: list[ImageResult], metrics: list[str]) -> str:
+    """Markdown table: metric, mean, standard deviation (population, ddof = 0), number of images."""
+    lines = ["| metric | mean | std | n |", "|---|---|---|---|"]
+    for name in metrics:
+        vals = np.array([r.values[name] for r in results if name in r.values], dtype=np.float64)
+        vals = vals[np.isfinite(vals)]
+        if vals.size:
+            lines.append(f"| {name} | {vals.mean():.4f} | {vals.std():.4f} | {vals.size} |")
+        else:
+            lines.append(f"| {name} | – | – | 0 |")
+    return "\n".join(lines)
+
+
+def write_csv(path: Path, results: list[ImageResult], metrics: list[str]) -> None:
+    """Wide CSV ``image,<metric>...``; values at full precision, empty where a metric failed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image", *metrics])
+        for r in results:
+            if not r.values:
+                continue
+            w.writerow([r.stem, *("" if math.isnan(r.values[m]) else repr(r.values[m]) for m in metrics)])
+
+
+def _fuse_dataset(pairs: list[Pair], method: str, weights: str | None, device: str, out: Path) -> BatchReport:
+    """Fuse every pair into ``out/<stem>.png`` (existing files are kept)."""
+    from samfuse.io import write_image
+    from samfuse.pipeline import FusionPipeline
+
+    try:
+        pipeline = FusionPipeline(method, weights, device)
+    except (KeyError, ValueError, OSError, InputError) as err:
+        fail(f"--method {method}: {err.args[0] if err.args else err}")
+    report = BatchReport("fused")
+    out.mkdir(parents=True, exist_ok=True)
+    for pair in tqdm(pairs, unit="pair", desc=f"fuse {method}", dynamic_ncols=True):
+        target = out / f"{pair.stem}.png"
+        if target.exists():
+            report.skipped(pair.stem)
+            continue
+        try:
+            write_image(target, pipeline.fuse_pair(pair), overwrite=True)
+        except InputError as err:
+            report.failed(pair.stem, str(err))
+        except Exception as err:  # one line, no traceback; the rest goes on
+            report.failed(pair.stem, f"{type(err).__name__}: {err}")
+        else:
+            report.done(pair.stem)
+    return report
+
+
+@click.command("eval")
+@click.option("--ir", type=click.Path(path_type=Path), help="IR (or MRI) folder or file.")
+@click.option("--vi", type=click.Path(path_type=Path), help="Visible (PET/SPECT) folder or file.")
+@click.option(
+    "--fused",
+    type=click.Path(path_type=Path),
+    help="Fused images (<stem>.*), folder or file. With --data: where to write them (default: a temp folder).",
+)
+@click.option("--data", "data", default=None, help="Named dataset to fuse and evaluate (see `samfuse data`).")
+@click.option("--method", default=None, help="With --data: the registered method to fuse with.")
+@click.option("--weights", default=None, help="With --data: weights for the method.")
+@click.option("--device", default="cpu", show_default=True, help="With --data: cpu, cuda or cuda:N.")
+@click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Datasets folder (with --data).")
+@click.option(
+    "--convention",
+    type=click.Choice(sorted(CONVENTIONS)),
+    default="cddfuse",
+    show_default=True,
+    help="Whose definitions: vifb (VIFB MATLAB, per RGB channel) or cddfuse (CDDFuse evaluator, grey).",
+)
+@click.option("--metrics", default=None, help="Comma-separated metric names, or 'all' (default: the profile's set).")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the per-image values to this CSV.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+def eval_command(
+    ir: Path | None,
+    vi: Path | None,
+    fused: Path | None,
+    data: str | None,
+    method: str | None,
+    weights: str | None,
+    device: str,
+    data_root: Path | None,
+    convention: str,
+    metrics: str | None,
+    out: Path | None,
+    jobs: int,
+) -> None:
+    """Evaluate fused images with reference-exact metrics (mean/std table, per-image CSV)."""
+    conv = get_convention(convention)
+    try:
+        if metrics is None:
+            names = conv.resolve(None)
+        elif metrics.strip().lower() == "all":
+            names = list(conv.metrics)
+        else:
+            names = conv.resolve([m for m in metrics.split(",") if m.strip()])
+    except ValueError as err:
+        fail(f"--metrics: {err}")
+
+    tmp: tempfile.TemporaryDirectory | None = None
+    report = BatchReport("evaluated")
+    if data is not None:
+        if method is None:
+            fail("--data needs --method (the registered method to fuse with)")
+        if ir is not None or vi is not None:
+            fail("give either --data or --ir/--vi, not both")
+        from samfuse.data import get_dataset
+
+        check_device(device)
+        try:
+            pairs = get_dataset(data, data_root).pairs
+        except InputError as err:
+            fail(str(err))
+        if fused is None:
+            tmp = tempfile.TemporaryDirectory(prefix=f"samfuse-eval-{data}-")
+            fused = Path(tmp.name)
+        fuse_report = _fuse_dataset(pairs, method, weights, device, fused)
+        for name, reason in fuse_report.failed_items:
+            report.failed_items.append((name, reason))  # already printed
+        unpaired: list[Path] = []
+    else:
+        if ir is None or vi is None or fused is None:
+            fail("give --ir, --vi and --fused (or --data and --method)")
+        try:
+            pair_set = find_pairs(ir, vi)
+        except InputError as err:
+            fail(str(err))
+        pairs, unpaired = pair_set.pairs, pair_set.unpaired
+
+    if unpaired:
+        click.echo(f"warning: {len(unpaired)} file(s) without a partner, skipped", err=True)
+        for p in unpaired:
+            report.skipped(str(p))
+    if fused.is_file():
+        fused_index = {pairs[0].stem: fused} if len(pairs) == 1 else {fused.stem: fused}
+    else:
+        try:
+            fused_index = _index_fused(fused)
+        except InputError as err:
+            fail(str(err))
+
+    tasks = [(p.stem, p.ir, p.vi, fused_index.get(p.stem), conv.name, names) for p in pairs]
+    results: list[ImageResult] = []
+    bar = tqdm(total=len(tasks), unit="image", desc=f"eval {conv.name}", dynamic_ncols=True)
+    try:
+        if jobs > 1 and len(tasks) > 1:
+            with ProcessPoolExecutor(min(jobs, len(tasks)), initializer=_init_worker) as pool:
+                for res in pool.map(_evaluate_task, tasks, chunksize=max(1, len(tasks) // (8 * jobs))):
+                    results.append(res)
+                    bar.update()
+        else:
+            for t in tasks:
+                results.append(_evaluate_task(t))
+                bar.update()
+    finally:
+        bar.close()
+        if tmp is not None:
+            tmp.cleanup()
+
+    for res in results:
+        if res.errors:
+            report.failed(res.stem, "; ".join(res.errors))
+        else:
+            report.done(res.stem)
+    evaluated = [r for r in results if r.values]
+    if out is not None:
+        write_csv(out, evaluated, names)
+    click.echo(f"\n{conv.name} convention, {len(evaluated)} image(s)\n")
+    click.echo(summary_table(evaluated, names))
+    click.echo(report.summary(), err=True)
+    raise SystemExit(report.exit_code)
