@@ -83,6 +83,7 @@ def summarise(convention: str, rows: list[dict[str, str]], ours: list[dict[str, 
                 "tol": tol,
                 "within": float(np.mean(rel <= tol)),
                 "digits5": float(np.mean([same_5_digits(v, r) for v, r in zip(val, ref, strict=True)])),
+                "exact": float(np.mean(val == ref)),
                 "max_rel": float(np.nanmax(rel)),
             }
         )
@@ -90,14 +91,14 @@ def summarise(convention: str, rows: list[dict[str, str]], ours: list[dict[str, 
 
 
 def markdown(convention: str, summary: list[dict]) -> str:
-    lines = [
-        f"| {convention} metric | values | tolerance (rel.) | within tolerance | same 5 significant digits | max rel. dev. |",
-        "|---|---|---|---|---|---|",
-    ]
+    """Markdown table of :func:`summarise`; 'bit-identical' only makes sense for the full-precision CSV."""
+    head = "| metric | values | tol. (rel.) | within tol. | same 5 sig. digits | bit-identical | max rel. dev. |"
+    lines = [head, "|---|---|---|---|---|---|---|"]
     for s in summary:
+        exact = f"{s['exact'] * 100:.1f} %" if convention == "cddfuse" else "n/a"
         lines.append(
             f"| {s['metric']} | {s['n']} | {s['tol']:.0e} | {s['within'] * 100:.1f} % | "
-            f"{s['digits5'] * 100:.1f} % | {s['max_rel']:.1e} |"
+            f"{s['digits5'] * 100:.1f} % | {exact} | {s['max_rel']:.1e} |"
         )
     return "\n".join(lines)
 

@@ -97,25 +97,32 @@ def _matlab_rgb2gray(x: np.ndarray) -> np.ndarray:
     return np.floor(y + 0.5) if np.issubdtype(x.dtype, np.integer) else y
 
 
-def vifb_channels(core: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -> MetricFn:
+def vifb_channels(core: Callable[..., float], cached: bool = False) -> MetricFn:
     """VIFB's channel wrapper around ``core(vi_k, ir, fused_k)`` (all float64, 2-D): the mean over channels.
 
     Fused with b channels: core on (VI(:,:,k), IR or IR(:,:,k), F(:,:,k)), k = 1..b, then the mean. A grey
     fused image gets the whole images, colour sources first reduced by ``rgb2gray`` as the cores do.
     (A grey VI with a colour fused image, which VIFB cannot take, is used for every channel like a grey IR.)
+    With ``cached=True`` the core gets a ``cache`` dict, so work on the grey IR (the same array object for
+    every channel) is done once.
     """
 
     def metric(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
         f = np.asarray(fused, dtype=np.float64)
+        kw = {"cache": {}} if cached else {}
         if f.ndim == 2:
             v = _matlab_rgb2gray(vi) if vi.ndim == 3 else vi
             i = _matlab_rgb2gray(ir) if ir.ndim == 3 else ir
-            return core(np.asarray(v, np.float64), np.asarray(i, np.float64), f)
+            return core(np.asarray(v, np.float64), np.asarray(i, np.float64), f, **kw)
+        if ir.ndim == 3 and all(np.array_equal(ir[..., 0], ir[..., k]) for k in range(1, ir.shape[2])):
+            ir = ir[..., 0]  # grey IR stored in 3 equal channels: every IR(:,:,k) is this one array
+        ir64 = np.asarray(ir, np.float64)
+        vi64 = np.asarray(vi, np.float64)
         vals = []
         for k in range(f.shape[2]):
-            v = vi[..., k] if vi.ndim == 3 else vi
-            i = ir[..., k] if ir.ndim == 3 else ir
-            vals.append(core(np.asarray(v, np.float64), np.asarray(i, np.float64), f[..., k]))
+            v = vi64[..., k] if vi.ndim == 3 else vi64
+            i = ir64[..., k] if ir.ndim == 3 else ir64
+            vals.append(core(v, i, np.ascontiguousarray(f[..., k]), **kw))
         return float(np.mean(vals))
 
     metric.__doc__ = f"VIFB per-channel mean of: {core.__doc__ or core.__name__}"
@@ -136,9 +143,28 @@ def _vifb_profile() -> Convention:
     add("SD", _per_channel_fused(statistics.sd_vifb), 1)
     add("SF", lambda ir, vi, f: statistics.sf_vifb(f))
     add("AG", _per_channel_fused(statistics.ag_vifb))
-    add("MI", vifb_channels(lambda v, i, f: information.mi_vifb(v, f) + information.mi_vifb(i, f)), 1)
-    add("Qabf", vifb_channels(lambda v, i, f: gradient.qabf(v, i, f, dtype=np.float64, scale=255.0)), 1)
-    add("SSIM", vifb_channels(lambda v, i, f: structural.ssim_gaussian(v, f) + structural.ssim_gaussian(i, f)), 11)
+    add(
+        "MI",
+        vifb_channels(
+            lambda v, i, f, cache: information.mi_vifb(v, f, cache=cache) + information.mi_vifb(i, f, cache=cache),
+            cached=True,
+        ),
+        1,
+    )
+    add(
+        "Qabf",
+        vifb_channels(lambda v, i, f, cache: gradient.qabf(v, i, f, scale=255.0, cache=cache), cached=True),
+        1,
+    )
+    add(
+        "SSIM",
+        vifb_channels(
+            lambda v, i, f, cache: structural.ssim_gaussian(v, f, cache=cache)
+            + structural.ssim_gaussian(i, f, cache=cache),
+            cached=True,
+        ),
+        11,
+    )
     add("PSNR", vifb_channels(similarity.psnr_vifb), 1)
     add("RMSE", vifb_channels(similarity.rmse_vifb), 1, higher=False)
     add(
@@ -150,8 +176,8 @@ def _vifb_profile() -> Convention:
         higher=False,
     )
     add("EI", lambda ir, vi, f: statistics.ei_vifb(f), 1)
-    add("Qcb", vifb_channels(lambda v, i, f: perceptual.qcb(i, v, f)))
-    add("Qcv", vifb_channels(lambda v, i, f: perceptual.qcv(i, v, f)), higher=False)
+    add("Qcb", vifb_channels(lambda v, i, f, cache: perceptual.qcb(i, v, f, cache=cache), cached=True))
+    add("Qcv", vifb_channels(lambda v, i, f, cache: perceptual.qcv(i, v, f, cache=cache), cached=True), higher=False)
     # extras, per channel like the rest
     add("Nabf", vifb_channels(lambda v, i, f: gradient.nabf(i, v, f)), 2, higher=False)
     add("MS-SSIM", vifb_channels(lambda v, i, f: structural.ms_ssim(i, v, f)), 161)

@@ -45,18 +45,35 @@ def _preservation(g_src: np.ndarray, a_src: np.ndarray, g_f: np.ndarray, a_f: np
     return qg * qa
 
 
-def qabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, dtype: type = np.float64, scale: float = 1.0) -> float:
+def qabf(
+    ir: np.ndarray,
+    vi: np.ndarray,
+    fused: np.ndarray,
+    *,
+    dtype: type = np.float64,
+    scale: float = 1.0,
+    cache: dict | None = None,
+) -> float:
     """Q^{AB/F} = Σ(Q^{AF}·g_A + Q^{BF}·g_B) / Σ(g_A + g_B) (L = 1, all pixels, no border crop).
 
     ``dtype``: arithmetic precision (float32 reproduces CDDFuse, float64 VIFB). ``scale`` multiplies the
-    inputs first (VIFB passes 255·x; only the g_A == g_F tie sees it).
+    inputs first (VIFB passes 255·x; only the g_A == g_F tie sees it). ``cache``: a dict shared between calls
+    on the same arrays (same objects) to compute each image's edges once.
     """
-    a = np.asarray(ir, dtype=dtype) * dtype(scale) if scale != 1 else np.asarray(ir, dtype=dtype)
-    b = np.asarray(vi, dtype=dtype) * dtype(scale) if scale != 1 else np.asarray(vi, dtype=dtype)
-    f = np.asarray(fused, dtype=dtype) * dtype(scale) if scale != 1 else np.asarray(fused, dtype=dtype)
-    ga, aa = _edges(a)
-    gb, ab = _edges(b)
-    gf, af = _edges(f)
+
+    def edges(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = (id(x), "qabf", np.dtype(dtype).str, scale)
+        if cache is not None and key in cache:
+            return cache[key][1]
+        y = np.asarray(x, dtype=dtype)
+        out = _edges(y * dtype(scale) if scale != 1 else y)
+        if cache is not None:
+            cache[key] = (x, out)
+        return out
+
+    ga, aa = edges(ir)
+    gb, ab = edges(vi)
+    gf, af = edges(fused)
     qaf = _preservation(ga, aa, gf, af)
     qbf = _preservation(gb, ab, gf, af)
     den = sum32(ga + gb)

@@ -75,10 +75,22 @@ def _stretch_levels(x: np.ndarray) -> np.ndarray:
     return np.floor(y * 255 + 0.5).astype(np.int64)
 
 
-def mi_vifb(a: np.ndarray, b: np.ndarray) -> float:
-    """VIFB ``metricsMutinf`` core for one pair (nats): each image min-max stretched, 256 bins, plug-in MI."""
+def mi_vifb(a: np.ndarray, b: np.ndarray, *, cache: dict | None = None) -> float:
+    """VIFB ``metricsMutinf`` core for one pair (nats): each image min-max stretched, 256 bins, plug-in MI.
+
+    ``cache``: a dict shared between calls on the same arrays (same objects) to bin each image once.
+    """
     _check_same(a, b)
-    return mutual_information_of_labels(_stretch_levels(a), _stretch_levels(b), _LEVELS, _LEVELS)
+
+    def levels(x: np.ndarray) -> np.ndarray:
+        key = (id(x), "mi_levels")
+        if cache is None:
+            return _stretch_levels(x)
+        if key not in cache:
+            cache[key] = (x, _stretch_levels(x))
+        return cache[key][1]
+
+    return mutual_information_of_labels(levels(a), levels(b), _LEVELS, _LEVELS)
 
 
 def _labels(x: np.ndarray) -> tuple[np.ndarray, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from scipy import fft as sfft
 
 from samfuse.metrics._filters import check_size, correlate_same_zero, sobel_zero
 
@@ -56,7 +57,7 @@ def _unnormalised_gaussian_1d(sigma: float, half: int = 15) -> np.ndarray:
     return np.exp(-(x * x) / (2 * sigma * sigma)) / np.sqrt(2 * np.pi * sigma * sigma)
 
 
-def qcb(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
+def qcb(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, cache: dict | None = None) -> float:
     """Chen–Blum Q_CB (0..1, higher is better), ``metricChenBlum.m`` (its argument order: VI, IR, F).
 
     Each image: min-max to 0..255 and rounded; CSF filtering in the frequency domain
@@ -64,6 +65,7 @@ def qcb(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     C = |G1∗x / G2∗x - 1| with 31×31 Gaussians σ = 2, 4 (zero-padded 'same' correlation);
     masked contrast C' = C³/(C² + 1e-4); Q_XF = min(C'_X, C'_F)/max(C'_X, C'_F);
     λ_X = C'_X²/(C'_1² + C'_2²); Qcb = mean(λ_1·Q_1F + λ_2·Q_2F).
+    ``cache``: a dict shared between calls on the same source arrays (same objects) to compute C' once.
     """
     check_size(fused.shape, 2, "Qcb")
     h, w = fused.shape
@@ -72,10 +74,16 @@ def qcb(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     g2 = _unnormalised_gaussian_1d(4.0)
 
     def masked_contrast(x: np.ndarray) -> np.ndarray:
-        y = np.fft.ifft2(np.fft.fft2(normalize255(x)) * sd)
+        key = (id(x), "qcb")
+        if cache is not None and key in cache:
+            return cache[key][1]
+        y = sfft.ifft2(sfft.fft2(normalize255(x)) * sd)
         with np.errstate(divide="ignore", invalid="ignore"):
             c = np.abs(correlate_same_zero(y, g1) / correlate_same_zero(y, g2) - 1)
-        return c**3 / (c**2 + 1e-4)
+        cp = c**3 / (c**2 + 1e-4)
+        if cache is not None:
+            cache[key] = (x, cp)
+        return cp
 
     c1 = masked_contrast(vi)
     c2 = masked_contrast(ir)
@@ -98,7 +106,9 @@ def _block_sum(x: np.ndarray, size: int) -> np.ndarray:
     return x.reshape(hb, size, wb, size).sum(axis=(1, 3))
 
 
-def qcv(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, block: int = 16, alpha: float = 5.0) -> float:
+def qcv(
+    ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, block: int = 16, alpha: float = 5.0, cache: dict | None = None
+) -> float:
     """Chen–Varshney Q_CV (≥ 0, **lower is better**), ``metricChen.m`` (argument order VI, IR, F).
 
     Images min-max to 0..255 and rounded. Saliency λ_X = Σ_block g_X^α (Sobel magnitude, 'same' zero padding,
@@ -106,20 +116,26 @@ def qcv(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, block: int = 16, a
     domain; per block D_X = mean(x.^2) (complex square, real part kept). Qcv = Σ(λ_1D_1 + λ_2D_2)/Σ(λ_1 + λ_2).
     """
     check_size(fused.shape, 2, "Qcv")
-    a = normalize255(vi)
-    b = normalize255(ir)
     f = normalize255(fused)
     h, w = f.shape
     csf = _csf_mannos_sakrison(h, w)
 
-    def saliency(x: np.ndarray) -> np.ndarray:
-        gx, gy = sobel_zero(x)
-        return _block_sum(np.sqrt(gx * gx + gy * gy) ** alpha, block)
+    def prepare(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = (id(x), "qcv", block, alpha)
+        if cache is not None and key in cache:
+            return cache[key][1]
+        xn = normalize255(x)
+        gx, gy = sobel_zero(xn)
+        sal = _block_sum(np.sqrt(gx * gx + gy * gy) ** alpha, block)
+        if cache is not None:
+            cache[key] = (x, (xn, sal))
+        return xn, sal
 
     def distortion(x: np.ndarray) -> np.ndarray:
-        y = np.fft.ifft2(np.fft.fft2(x - f) * csf)
+        y = sfft.ifft2(sfft.fft2(x - f) * csf)
         return _block_sum((y * y).real, block) / (block * block)
 
-    lam1, lam2 = saliency(a), saliency(b)
+    a, lam1 = prepare(vi)
+    b, lam2 = prepare(ir)
     d1, d2 = distortion(a), distortion(b)
     return float(np.sum(lam1 * d1 + lam2 * d2) / np.sum(lam1 + lam2))

@@ -24,29 +24,45 @@ from samfuse.metrics._filters import check_size, correlate_valid, gaussian_1d
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
-def _ssim_maps(x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: float) -> tuple[np.ndarray, np.ndarray]:
+def _moments(x: np.ndarray, g: np.ndarray, cache: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """(μ, σ²) of x under the window outer(g, g), 'valid'; memoised in ``cache`` by identity of x."""
+    key = (id(x), "moments", g.size)
+    if cache is not None and key in cache:
+        return cache[key][1]
+    mu = correlate_valid(x, g)
+    var = correlate_valid(x * x, g)
+    var -= mu * mu
+    if cache is not None:
+        cache[key] = (x, (mu, var))  # keep x alive so its id stays unique
+    return mu, var
+
+
+def _ssim_maps(
+    x: np.ndarray, y: np.ndarray, g: np.ndarray, c1: float, c2: float, cache: dict | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """SSIM map and contrast-structure map with the separable window outer(g, g), 'valid' (float64)."""
-    stack = np.stack([x, y, x * x, y * y, x * y])
-    mx, my, exx, eyy, exy = correlate_valid(stack, g)
+    mx, vx = _moments(x, g, cache)
+    my, vy = _moments(y, g, cache)
     mxy = mx * my
-    mxx = mx * mx
-    myy = my * my
-    vx = exx - mxx
-    vy = eyy - myy
-    vxy = exy - mxy
+    vxy = correlate_valid(x * y, g)
+    vxy -= mxy
     cs = (2 * vxy + c2) / (vx + vy + c2)
-    ssim = ((2 * mxy + c1) / (mxx + myy + c1)) * cs
+    ssim = (2 * mxy + c1) / (mx * mx + my * my + c1)
+    ssim *= cs
     return ssim, cs
 
 
-def ssim_gaussian(a: np.ndarray, b: np.ndarray, *, data_range: float = 255.0) -> float:
-    """Wang's SSIM (``ssim_index.m``): 11×11 Gaussian σ = 1.5, K = (0.01, 0.03), 'valid' map mean, float64."""
+def ssim_gaussian(a: np.ndarray, b: np.ndarray, *, data_range: float = 255.0, cache: dict | None = None) -> float:
+    """Wang's SSIM (``ssim_index.m``): 11×11 Gaussian σ = 1.5, K = (0.01, 0.03), 'valid' map mean, float64.
+
+    ``cache``: a dict shared between calls on the same arrays (same objects) to filter each image once.
+    """
     check_size(a.shape, 11, "SSIM")
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
     c1 = (0.01 * data_range) ** 2
     c2 = (0.03 * data_range) ** 2
-    ssim, _ = _ssim_maps(x, y, gaussian_1d(11, 1.5), c1, c2)
+    ssim, _ = _ssim_maps(x, y, gaussian_1d(11, 1.5), c1, c2, cache)
     return float(ssim.mean())
 
 
