@@ -53,8 +53,9 @@ def cc_cddfuse(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
 
 def psnr_cddfuse(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     """CDDFuse ``PSNR`` (dB): 10·log10(max(F)² / MSE). The peak is the fused image's maximum, not 255."""
-    peak_sq = float(np.max(fused) ** 2)
-    return float(10 * np.log10(peak_sq / mse_cddfuse(ir, vi, fused)))
+    peak_sq = np.float64(np.max(fused) ** 2)
+    with np.errstate(divide="ignore"):
+        return float(10 * np.log10(peak_sq / np.float64(mse_cddfuse(ir, vi, fused))))
 
 
 def scd(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
