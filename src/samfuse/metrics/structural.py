@@ -127,7 +127,9 @@ def ms_ssim_pair(a: np.ndarray, b: np.ndarray, *, data_range: float = 255.0) -> 
 
     At scales 1..4 the mean contrast-structure term cs_j is kept, at scale 5 the full SSIM; the result is
     Π_{j<5} cs_j^{w_j} · SSIM_5^{w_5}. Windows: 11×11 Gaussian σ = 1.5, 'valid'; K = (0.01, 0.03), L = 255.
-    Needs at least 161×161 pixels (11 at the coarsest scale).
+    Needs at least 161×161 pixels (11 at the coarsest scale). A negative mean term (anti-correlated images)
+    is clamped to 0 before the power, as TensorFlow's and pytorch-msssim's versions do (MATLAB would return a
+    complex number).
     """
     levels = len(MS_SSIM_WEIGHTS)
     check_size(a.shape, 11 * 2 ** (levels - 1) - 2 ** (levels - 1) + 1, "MS-SSIM")
@@ -139,10 +141,9 @@ def ms_ssim_pair(a: np.ndarray, b: np.ndarray, *, data_range: float = 255.0) -> 
     result = 1.0
     for j, wj in enumerate(MS_SSIM_WEIGHTS):
         ssim, cs = _ssim_maps(x, y, g, c1, c2)
-        if j == levels - 1:
-            result *= float(ssim.mean()) ** wj
-        else:
-            result *= float(cs.mean()) ** wj
+        term = float(ssim.mean()) if j == levels - 1 else float(cs.mean())
+        result *= max(term, 0.0) ** wj  # a negative mean would make the power complex: clamp at 0
+        if j < levels - 1:
             x, y = _downsample2(x), _downsample2(y)
     return result
 

@@ -1,0 +1,158 @@
+"""`samfuse eval` end to end: CSV and table, reference-exact values, jobs, --data/--method, per-image errors."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from samfuse.cli.main import main
+from shared_paths import REFERENCE
+
+VIFB = REFERENCE / "vifb"
+STEMS = ["carLight", "labMan", "manWalking"]
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def read_csv(path: Path) -> dict[str, dict[str, str]]:
+    with open(path, newline="") as fh:
+        return {r["image"]: r for r in csv.DictReader(fh)}
+
+
+def reference(convention: str, method: str) -> dict[str, dict[str, str]]:
+    name = "vifb/vifb_matlab_metrics.csv" if convention == "vifb" else "cddfuse/cddfuse_metrics_vifb.csv"
+    with open(REFERENCE / name, newline="") as fh:
+        return {r["image"]: r for r in csv.DictReader(fh) if r["method"] == method}
+
+
+@pytest.fixture()
+def triple(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Three VIFB pairs and their GFF fused images in fresh folders (tests may add bad cases)."""
+    dirs = [tmp_path / d for d in ("ir", "vi", "fused")]
+    for d in dirs:
+        d.mkdir()
+    for stem in STEMS:
+        shutil.copy(VIFB / "ir" / f"{stem}.jpg", dirs[0])
+        shutil.copy(VIFB / "vi" / f"{stem}.jpg", dirs[1])
+        shutil.copy(VIFB / "fused/GFF" / f"{stem}.jpg", dirs[2])
+    return dirs[0], dirs[1], dirs[2]
+
+
+def test_eval_cddfuse_writes_the_reference_values(triple, tmp_path):
+    ir, vi, fused = triple
+    out = tmp_path / "m.csv"
+    code, stdout, stderr = run("eval", "--ir", ir, "--vi", vi, "--fused", fused, "--out", out)
+    assert code == 0, stderr
+    rows = read_csv(out)
+    ref = reference("cddfuse", "GFF")
+    with open(out) as fh:
+        header = fh.readline().strip().split(",")
+    assert header == ["image", "EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "MSE", "CC", "PSNR"]
+    assert sorted(rows) == sorted(STEMS)
+    for stem in STEMS:
+        for name in header[1:]:
+            assert float(rows[stem][name]) == pytest.approx(float(ref[stem][name]), rel=1e-6), (stem, name)
+    # the Markdown summary: mean and std over the three images
+    vif = np.array([float(rows[s]["VIF"]) for s in STEMS])
+    assert "| metric | mean | std | n |" in stdout
+    assert f"| VIF | {vif.mean():.4f} | {vif.std():.4f} | 3 |" in stdout
+    assert "3 evaluated, 0 failed, 0 skipped" in stderr
+
+
+def test_eval_vifb_selected_metrics_match_matlab(triple, tmp_path):
+    ir, vi, fused = triple
+    out = tmp_path / "v.csv"
+    code, _, stderr = run(
+        "eval", "--ir", ir, "--vi", vi, "--fused", fused, "--convention", "vifb", "--metrics", "en,SSIM,qcv",
+        "--out", out,
+    )
+    assert code == 0, stderr
+    rows = read_csv(out)
+    ref = reference("vifb", "GFF")
+    assert list(rows["labMan"]) == ["image", "EN", "SSIM", "Qcv"]
+    for stem in STEMS:
+        for name in ("EN", "SSIM", "Qcv"):
+            assert float(rows[stem][name]) == pytest.approx(float(ref[stem][name]), rel=1e-4)
+
+
+def test_eval_jobs_give_the_same_csv(triple, tmp_path):
+    ir, vi, fused = triple
+    one, two = tmp_path / "1.csv", tmp_path / "2.csv"
+    common = ("eval", "--ir", ir, "--vi", vi, "--fused", fused, "--metrics", "all")
+    assert run(*common, "--out", one)[0] == 0
+    assert run(*common, "--out", two, "--jobs", "2")[0] == 0
+    assert one.read_text() == two.read_text()
+    assert "VIFF" in one.read_text().splitlines()[0]
+
+
+def test_eval_reports_each_bad_image_on_one_line_and_evaluates_the_rest(triple, tmp_path):
+    ir, vi, fused = triple
+    # wrong size: a fused image cropped by 4 pixels
+    img = cv2.imread(str(fused / "carLight.jpg"))
+    cv2.imwrite(str(fused / "carLight.png"), img[:-4])
+    (fused / "carLight.jpg").unlink()
+    # missing fused file
+    (fused / "manWalking.jpg").unlink()
+    # too small for VIF (but fine for the other metrics)
+    rng = np.random.default_rng(0)
+    for folder in (ir, vi, fused):
+        cv2.imwrite(str(folder / "tiny.png"), rng.integers(0, 256, (30, 36), dtype=np.uint8))
+    out = tmp_path / "e.csv"
+    code, stdout, stderr = run("eval", "--ir", ir, "--vi", vi, "--fused", fused, "--out", out)
+    assert code == 1
+    assert "Traceback" not in stderr + stdout
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3
+    assert any("carLight" in e and "carLight.png is 630x456 but the sources are 630x460" in e for e in errors)
+    assert any(e.startswith("error: manWalking:") and "no fused image" in e for e in errors)
+    assert any(e.startswith("error: tiny:") and "VIF needs at least 41x41 pixels, got 36x30" in e for e in errors)
+    rows = read_csv(out)
+    assert sorted(rows) == ["labMan", "tiny"]
+    assert rows["tiny"]["VIF"] == "" and float(rows["tiny"]["EN"]) > 0
+    assert float(rows["labMan"]["VIF"]) == pytest.approx(float(reference("cddfuse", "GFF")["labMan"]["VIF"]))
+    assert "1 evaluated, 3 failed" in stderr
+
+
+def test_eval_rejects_unknown_metrics_and_missing_inputs(triple):
+    ir, vi, fused = triple
+    code, _, stderr = run("eval", "--ir", ir, "--vi", vi, "--fused", fused, "--convention", "vifb", "--metrics", "SCD")
+    assert code == 2 and "unknown metric(s) for convention 'vifb': SCD" in stderr
+    code, _, stderr = run("eval", "--ir", ir, "--vi", vi)
+    assert code == 2 and "give --ir, --vi and --fused" in stderr
+    code, _, stderr = run("eval", "--ir", ir, "--vi", vi, "--fused", ir.parent / "nowhere")
+    assert code == 2 and "nowhere" in stderr and "Traceback" not in stderr
+
+
+def test_eval_fuses_a_named_dataset_then_evaluates(tmp_path):
+    root = tmp_path / "datasets"
+    for modality in ("ir", "vi"):
+        (root / "TNO" / modality).mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for stem in ("a", "b"):
+        base = rng.integers(0, 256, (48, 64), dtype=np.uint8)
+        cv2.imwrite(str(root / "TNO/ir" / f"{stem}.png"), base)
+        cv2.imwrite(str(root / "TNO/vi" / f"{stem}.png"), 255 - base)
+    fused = tmp_path / "fused"
+    out = tmp_path / "d.csv"
+    code, stdout, stderr = run(
+        "eval", "--data", "tno", "--method", "average", "--data-root", root, "--fused", fused,
+        "--metrics", "EN,SD,VIF", "--out", out,
+    )
+    assert code == 0, stderr
+    assert sorted(p.name for p in fused.iterdir()) == ["a.png", "b.png"]
+    rows = read_csv(out)
+    # average of x and 255 - x is 127.5 everywhere -> written as 128: a constant image
+    for stem in ("a", "b"):
+        assert float(rows[stem]["EN"]) == 0.0 and float(rows[stem]["SD"]) == 0.0
+    assert "| EN | 0.0000 | 0.0000 | 2 |" in stdout
+    code, _, stderr = run("eval", "--data", "tno", "--data-root", root)
+    assert code == 2 and "--data needs --method" in stderr
