@@ -104,6 +104,13 @@ def test_missing_checkpoint_one_line_no_traceback(folder: Path, tmp_path: Path) 
     assert not (tmp_path / "m").exists()
 
 
+def test_list_providers() -> None:
+    result = CliRunner().invoke(main, ["masks", "--list"])
+    assert result.exit_code == 0
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert {"regions", "sam", "thermal"} <= set(names) and names == sorted(names)
+
+
 def test_option_errors(folder: Path, tmp_path: Path) -> None:
     code, err = run("--images", str(folder), "--out", str(tmp_path), "--provider", "regions", "--preset", "sage")
     assert code == 2 and err.strip() == "error: --preset: only for --provider sam (not regions)"

@@ -103,10 +103,29 @@ def _write_index(folder: Path, rows: dict[str, tuple[str, str, int]]) -> None:
     os.replace(tmp, index)
 
 
+def _list_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from samfuse.semantics import list_providers
+
+    for name, description in list_providers().items():
+        click.echo(f"{name:10s} {description}")
+    ctx.exit(0)
+
+
 @click.command("masks")
+@click.option(
+    "--list",
+    "list_",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_list_callback,
+    help="List the mask providers and exit.",
+)
 @click.option("--images", required=True, type=click.Path(path_type=Path), help="Folder of images.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Mask cache folder (created).")
-@click.option("--provider", "provider_name", default="regions", show_default=True, help="Mask provider.")
+@click.option("--provider", "provider_name", default="regions", show_default=True, help="Mask provider (see --list).")
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="SAM/MobileSAM state dict (sam).")
 @click.option(
     "--model",
