@@ -10,54 +10,18 @@ Markdown table. Usage: ``python benchmarks/metrics_reference.py [--jobs N] [--re
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from samfuse.metrics import CONVENTIONS
+from samfuse.metrics.reference import CSV_NAME, sweep
 
 DEFAULT_REF = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
 TOLERANCE = {"vifb": {"Qcb": 1e-3, "Qcv": 1e-3}, "cddfuse": {}}
 DEFAULT_TOL = {"vifb": 1e-4, "cddfuse": 1e-6}
-CSV_NAME = {"vifb": "vifb/vifb_matlab_metrics.csv", "cddfuse": "cddfuse/cddfuse_metrics_vifb.csv"}
-
-
-def load_reference(ref: Path, convention: str) -> list[dict[str, str]]:
-    with open(ref / CSV_NAME[convention], newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _find(folder: Path, stem: str) -> Path:
-    return next(p for p in folder.iterdir() if p.stem == stem)
-
-
-def compute_row(args: tuple[str, str, str, str, list[str]]) -> dict[str, float]:
-    """All ``names`` metrics of one (method, image) row under one convention."""
-    ref, convention, method, image, names = args
-    root = Path(ref) / "vifb"
-    conv = CONVENTIONS[convention]
-    ir = conv.read(_find(root / "ir", image))
-    vi = conv.read(_find(root / "vi", image))
-    fused = conv.read(_find(root / "fused" / method, image))
-    return conv.evaluate(ir, vi, fused, names)
-
-
-def compute_all(ref: Path, convention: str, jobs: int = 1) -> tuple[list[dict[str, str]], list[dict[str, float]]]:
-    """Reference rows and our values for every row of the convention's CSV."""
-    rows = load_reference(ref, convention)
-    names = [c for c in rows[0] if c not in ("method", "image")]
-    tasks = [(str(ref), convention, r["method"], r["image"], names) for r in rows]
-    if jobs > 1:
-        with ProcessPoolExecutor(jobs) as pool:
-            ours = list(pool.map(compute_row, tasks, chunksize=4))
-    else:
-        ours = [compute_row(t) for t in tasks]
-    return rows, ours
 
 
 def same_5_digits(value: float, ref: float) -> bool:
@@ -112,7 +76,7 @@ def main() -> None:
     print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
     for convention in args.convention or ["vifb", "cddfuse"]:
         t0 = time.perf_counter()
-        rows, ours = compute_all(args.reference.resolve(), convention, args.jobs)
+        rows, ours = sweep(args.reference.resolve(), convention, args.jobs)
         dt = time.perf_counter() - t0
         print(f"\n{convention}: {len(rows)} rows vs {CSV_NAME[convention]} ({dt:.1f} s)\n")
         print(markdown(convention, summarise(convention, rows, ours)))

@@ -10,7 +10,8 @@ On the real MSRS pair ``00004N`` (IR + visible, 640×480) with the fused image F
 4. with ``--msrs``: the wall time of ``samfuse eval --jobs 2`` over all 106 MSRS test pairs (fused images:
    the per-channel average of IR and VI, written once to a temporary folder), process start included.
 
-Prints the machine (platform, CPU model, CPU count). Usage:
+Large temporaries are kept on the heap as ``samfuse eval`` does (``--default-malloc`` to measure without,
+see ``samfuse.metrics._malloc``). Prints the machine (platform, CPU model, CPU count). Usage:
 ``python benchmarks/metrics_speed.py [--repeat 7] [--msrs] [--data ../shared/datasets]``.
 """
 
@@ -33,6 +34,7 @@ from scipy.signal import convolve2d
 
 from samfuse.io import read_raw
 from samfuse.metrics import CONVENTIONS
+from samfuse.metrics._malloc import tune_malloc
 from samfuse.metrics.reading import grey_cddfuse
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
@@ -150,9 +152,14 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--msrs", action="store_true", help="also time `samfuse eval --jobs 2` on 106 MSRS pairs")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument(
+        "--default-malloc", action="store_true", help="do not raise glibc's mmap/trim thresholds (samfuse eval does)"
+    )
     args = parser.parse_args()
     data = args.data.resolve()
+    tuned = False if args.default_malloc else tune_malloc()
     print(f"machine: {machine()}")
+    print(f"glibc malloc thresholds raised as in `samfuse eval`: {tuned}")
     print(f"load average before: {os.getloadavg()[0]:.2f}\n")
 
     raw_ir = read_raw(data / "MSRS/ir/00004N.png")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import multiprocessing
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from samfuse.cli.common import check_device, fail
 from samfuse.cli.report import BatchReport
 from samfuse.io import InputError, Pair, find_pairs, list_images
 from samfuse.metrics import CONVENTIONS, MetricShapeError, MetricSizeError, get_convention
+from samfuse.metrics._malloc import tune_malloc
 
 
 @dataclass
@@ -73,10 +75,11 @@ def _evaluate_task(args: tuple) -> ImageResult:
 
 
 def _init_worker() -> None:
-    """One thread per worker process: the processes already fill the cores."""
+    """One thread per worker process (the processes already fill the cores); large temporaries on the heap."""
     import cv2
 
     cv2.setNumThreads(1)
+    tune_malloc()
 
 
 def _index_fused(folder: Path) -> dict[str, Path]:
@@ -176,6 +179,7 @@ def eval_command(
     jobs: int,
 ) -> None:
     """Evaluate fused images with reference-exact metrics (mean/std table, per-image CSV)."""
+    tune_malloc()
     conv = get_convention(convention)
     try:
         if metrics is None:
@@ -234,7 +238,10 @@ def eval_command(
     bar = tqdm(total=len(tasks), unit="image", desc=f"eval {conv.name}", dynamic_ncols=True)
     try:
         if jobs > 1 and len(tasks) > 1:
-            with ProcessPoolExecutor(min(jobs, len(tasks)), initializer=_init_worker) as pool:
+            # spawn, not fork: a forked child inherits OpenCV's/OpenMP's thread pools without their threads and
+            # can hang in its first parallel call (this process may have fused with torch or filtered with cv2).
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=ctx, initializer=_init_worker) as pool:
                 for res in pool.map(_evaluate_task, tasks, chunksize=max(1, len(tasks) // (8 * jobs))):
                     results.append(res)
                     bar.update()
