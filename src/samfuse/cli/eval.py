@@ -209,8 +209,9 @@ def eval_command(
             tmp = tempfile.TemporaryDirectory(prefix=f"samfuse-eval-{data}-")
             fused = Path(tmp.name)
         fuse_report = _fuse_dataset(pairs, method, weights, device, fused)
-        for name, reason in fuse_report.failed_items:
-            report.failed_items.append((name, reason))  # already printed
+        failed = {name for name, _ in fuse_report.failed_items}
+        report.failed_items.extend(fuse_report.failed_items)  # already printed, one line each
+        pairs = [p for p in pairs if p.stem not in failed]
         unpaired: list[Path] = []
     else:
         if ir is None or vi is None or fused is None:
