@@ -258,10 +258,8 @@ class SamProvider(MaskProvider):
         self.preset = preset
         self.generator_args: dict[str, Any] = {**_LIBRARY_DEFAULTS, **PRESETS[preset], **overrides}
         run_args = dict(self.generator_args)
-        if points_per_batch is not None:
+        if points_per_batch is not None:  # library default 64: measured faster per prompt than 256 on CPU
             run_args["points_per_batch"] = int(points_per_batch)
-        elif preset == "fast":
-            run_args["points_per_batch"] = 256
         self.generator = generator_cls(self.net, output_mode="binary_mask", **run_args)
 
     @property
