@@ -156,3 +156,31 @@ def test_eval_fuses_a_named_dataset_then_evaluates(tmp_path):
     assert "| EN | 0.0000 | 0.0000 | 2 |" in stdout
     code, _, stderr = run("eval", "--data", "tno", "--data-root", root)
     assert code == 2 and "--data needs --method" in stderr
+
+
+def test_eval_reports_an_unexpected_metric_failure_without_traceback(triple, tmp_path, monkeypatch):
+    from samfuse.metrics import CONVENTIONS, Metric
+
+    def boom(ir, vi, fused):
+        raise RuntimeError("synthetic failure")
+
+    conv = CONVENTIONS["cddfuse"]
+    monkeypatch.setitem(conv.metrics, "SD", Metric("SD", boom))
+    ir, vi, fused = triple
+    out = tmp_path / "u.csv"
+    code, _, stderr = run("eval", "--ir", ir, "--vi", vi, "--fused", fused, "--metrics", "EN,SD", "--out", out)
+    assert code == 1 and "Traceback" not in stderr
+    assert stderr.count("SD failed: RuntimeError: synthetic failure") == 3
+    rows = read_csv(out)
+    assert all(rows[s]["SD"] == "" and float(rows[s]["EN"]) > 0 for s in STEMS)
+
+
+def test_eval_accepts_three_single_files(triple):
+    ir, vi, fused = triple
+    code, stdout, stderr = run(
+        "eval", "--ir", ir / "labMan.jpg", "--vi", vi / "labMan.jpg", "--fused", fused / "labMan.jpg",
+        "--metrics", "VIF",
+    )
+    assert code == 0, stderr
+    vif = float(reference("cddfuse", "GFF")["labMan"]["VIF"])
+    assert f"| VIF | {vif:.4f} | 0.0000 | 1 |" in stdout

@@ -64,9 +64,15 @@ def evaluate_pair(
     for name in metrics:
         try:
             res.values[name] = conv.compute(name, a, b, f)
-        except (MetricSizeError, MetricShapeError) as err:
+        except MetricSizeError as err:
             res.values[name] = math.nan
-            res.errors.append(f"image too small for a metric: {err}" if isinstance(err, MetricSizeError) else str(err))
+            res.errors.append(f"image too small for a metric: {err}")
+        except MetricShapeError as err:
+            res.values[name] = math.nan
+            res.errors.append(str(err))
+        except Exception as err:  # an unexpected failure of one metric: one line, the others still computed
+            res.values[name] = math.nan
+            res.errors.append(f"{name} failed: {type(err).__name__}: {err}")
     return res
 
 
