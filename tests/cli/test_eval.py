@@ -72,8 +72,19 @@ def test_eval_vifb_selected_metrics_match_matlab(triple, tmp_path):
     ir, vi, fused = triple
     out = tmp_path / "v.csv"
     code, _, stderr = run(
-        "eval", "--ir", ir, "--vi", vi, "--fused", fused, "--convention", "vifb", "--metrics", "en,SSIM,qcv",
-        "--out", out,
+        "eval",
+        "--ir",
+        ir,
+        "--vi",
+        vi,
+        "--fused",
+        fused,
+        "--convention",
+        "vifb",
+        "--metrics",
+        "en,SSIM,qcv",
+        "--out",
+        out,
     )
     assert code == 0, stderr
     rows = read_csv(out)
@@ -144,8 +155,19 @@ def test_eval_fuses_a_named_dataset_then_evaluates(tmp_path):
     fused = tmp_path / "fused"
     out = tmp_path / "d.csv"
     code, stdout, stderr = run(
-        "eval", "--data", "tno", "--method", "average", "--data-root", root, "--fused", fused,
-        "--metrics", "EN,SD,VIF", "--out", out,
+        "eval",
+        "--data",
+        "tno",
+        "--method",
+        "average",
+        "--data-root",
+        root,
+        "--fused",
+        fused,
+        "--metrics",
+        "EN,SD,VIF",
+        "--out",
+        out,
     )
     assert code == 0, stderr
     assert sorted(p.name for p in fused.iterdir()) == ["a.png", "b.png"]
@@ -178,8 +200,15 @@ def test_eval_reports_an_unexpected_metric_failure_without_traceback(triple, tmp
 def test_eval_accepts_three_single_files(triple):
     ir, vi, fused = triple
     code, stdout, stderr = run(
-        "eval", "--ir", ir / "labMan.jpg", "--vi", vi / "labMan.jpg", "--fused", fused / "labMan.jpg",
-        "--metrics", "VIF",
+        "eval",
+        "--ir",
+        ir / "labMan.jpg",
+        "--vi",
+        vi / "labMan.jpg",
+        "--fused",
+        fused / "labMan.jpg",
+        "--metrics",
+        "VIF",
     )
     assert code == 0, stderr
     vif = float(reference("cddfuse", "GFF")["labMan"]["VIF"])

@@ -159,8 +159,9 @@ def _vifb_profile() -> Convention:
     add(
         "SSIM",
         vifb_channels(
-            lambda v, i, f, cache: structural.ssim_gaussian(v, f, cache=cache)
-            + structural.ssim_gaussian(i, f, cache=cache),
+            lambda v, i, f, cache: (
+                structural.ssim_gaussian(v, f, cache=cache) + structural.ssim_gaussian(i, f, cache=cache)
+            ),
             cached=True,
         ),
         11,
