@@ -213,3 +213,13 @@ def test_eval_accepts_three_single_files(triple):
     assert code == 0, stderr
     vif = float(reference("cddfuse", "GFF")["labMan"]["VIF"])
     assert f"| VIF | {vif:.4f} | 0.0000 | 1 |" in stdout
+
+
+def test_eval_lists_the_metrics_of_a_convention():
+    code, stdout, _ = run("eval", "--list-metrics", "--convention", "cddfuse")
+    assert code == 0
+    rows = [line for line in stdout.splitlines() if line.startswith("| ") and "metric" not in line]
+    assert [r.split("|")[1].strip() for r in rows] == [
+        *("EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "MSE", "CC", "PSNR", "Nabf", "MS-SSIM", "VIFF")
+    ]
+    assert "| VIF | yes | higher | 41 |" in stdout and "| Nabf |  | lower | 2 |" in stdout

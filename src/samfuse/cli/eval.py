@@ -108,6 +108,20 @@ def summary_table(results: list[ImageResult], metrics: list[str]) -> str:
     return "\n".join(lines)
 
 
+def metrics_table(convention: str) -> str:
+    """Markdown table of a convention's metrics: name, in the default set, better, smallest side, definition."""
+    conv = CONVENTIONS[convention]
+    lines = [
+        f"| {conv.name} metric | default | better | min. side | definition |",
+        "|---|---|---|---|---|",
+    ]
+    for m in conv.metrics.values():
+        default = "yes" if m.name in conv.default else ""
+        better = "higher" if m.higher_is_better else "lower"
+        lines.append(f"| {m.name} | {default} | {better} | {m.min_side} | {m.doc} |")
+    return "\n".join(lines)
+
+
 def write_csv(path: Path, results: list[ImageResult], metrics: list[str]) -> None:
     """Wide CSV ``image,<metric>...``; values at full precision, empty where a metric failed."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +184,9 @@ def _fuse_dataset(pairs: list[Pair], method: str, weights: str | None, device: s
 @click.option("--metrics", default=None, help="Comma-separated metric names, or 'all' (default: the profile's set).")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Write the per-image values to this CSV.")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--list-metrics", is_flag=True, help="List the convention's metrics (name, direction, definition) and exit."
+)
 def eval_command(
     ir: Path | None,
     vi: Path | None,
@@ -183,10 +200,14 @@ def eval_command(
     metrics: str | None,
     out: Path | None,
     jobs: int,
+    list_metrics: bool,
 ) -> None:
     """Evaluate fused images with reference-exact metrics (mean/std table, per-image CSV)."""
-    tune_malloc()
     conv = get_convention(convention)
+    if list_metrics:
+        click.echo(metrics_table(conv.name))
+        return
+    tune_malloc()
     try:
         if metrics is None:
             names = conv.resolve(None)

@@ -22,7 +22,7 @@ MetricFn = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 
 @dataclass(frozen=True)
 class Metric:
-    """One metric of a profile: ``fn(ir, vi, fused)``, the smallest side it accepts, and its direction."""
+    """One metric of a profile: ``fn(ir, vi, fused)``, the smallest side it accepts, its direction, a one-line doc."""
 
     name: str
     fn: MetricFn
@@ -133,11 +133,32 @@ def _per_channel_fused(single: Callable[[np.ndarray], float]) -> MetricFn:
     return vifb_channels(lambda v, i, f: single(f))
 
 
+_VIFB_DOCS = {
+    "EN": "entropy of floor(F_k), 256 bins, bits; mean over RGB",
+    "SD": "population standard deviation of F_k; mean over RGB",
+    "SF": "spatial frequency of the channels side by side (seams included), / pixel count",
+    "AG": "average gradient, sum over H·W divided by (H-1)(W-1); mean over RGB",
+    "MI": "MI(VI_k,F_k) + MI(IR,F_k), min-max stretched, 256 bins, nats; mean over RGB",
+    "Qabf": "Xydeas-Petrovic edge preservation (tie quirk), float64; mean over RGB",
+    "SSIM": "SSIM(VI_k,F_k) + SSIM(IR,F_k), 11x11 Gaussian, L=255, 'valid' (range <= 2); mean over RGB",
+    "PSNR": "20 log10(255/sqrt(MES)) with VIFB's sqrt(sum d^2)/(H·W) 'mse', dB; mean over RGB",
+    "RMSE": "(m(VI_k,F_k) + m(IR,F_k))/2 with VIFB's sqrt(sum d^2)/(H·W) 'mse'; mean over RGB",
+    "CE": "(D(VI_k‖F_k) + D(IR‖F_k))/2 over bins non-zero in both, bits; mean over RGB",
+    "EI": "edge intensity: mean Sobel magnitude (replicate borders) over pixels and channels",
+    "Qcb": "Chen-Blum human-perception metric (Liu's metricChenBlum.m); mean over RGB",
+    "Qcv": "Chen-Varshney regional CSF-weighted distortion (Liu's metricChen.m); mean over RGB",
+    "Nabf": "Kumar's modified fusion-artefact measure; mean over RGB",
+    "MS-SSIM": "Wang's 5-scale MS-SSIM, mean over the two sources; mean over RGB",
+    "VIFF": "Han et al.'s fusion VIF; mean over RGB",
+}
+
+
 def _vifb_profile() -> Convention:
     m: dict[str, Metric] = {}
+    docs = _VIFB_DOCS
 
     def add(name: str, fn: MetricFn, min_side: int = 2, higher: bool = True) -> None:
-        m[name] = Metric(name, fn, min_side, higher, fn.__doc__ or "")
+        m[name] = Metric(name, fn, min_side, higher, docs[name])
 
     add("EN", _per_channel_fused(information.entropy_vifb), 1)
     add("SD", _per_channel_fused(statistics.sd_vifb), 1)
@@ -190,11 +211,31 @@ def _vifb_profile() -> Convention:
 # --- CDDFuse ------------------------------------------------------------------------------------------------
 
 
+_CDDFUSE_DOCS = {
+    "EN": "entropy of uint8(round(F)), bits",
+    "SD": "np.std(F), float32",
+    "SF": "sqrt(mean dx^2 + mean dy^2), float32",
+    "AG": "mean sqrt((Gx^2+Gy^2)/2), np.gradient, float32",
+    "MI": "MI(F,IR) + MI(F,VI) of the raw grey levels, nats",
+    "SCD": "r(IR, F-VI) + r(VI, F-IR), float32",
+    "VIF": "VIFp(IR,F) + VIFp(VI,F), Sheikh-Bovik multi-scale pixel VIF (a sum)",
+    "Qabf": "Xydeas-Petrovic edge preservation (tie quirk), float32",
+    "SSIM": "SSIM(F,IR) + SSIM(F,VI) as scikit-image 0.19 (data_range 2, 7x7 uniform; a sum)",
+    "MSE": "(mean (IR-F)^2 + mean (VI-F)^2)/2, float32",
+    "CC": "(r(IR,F) + r(VI,F))/2, float32",
+    "PSNR": "10 log10(max(F)^2/MSE), dB",
+    "Nabf": "Kumar's modified fusion-artefact measure",
+    "MS-SSIM": "Wang's 5-scale MS-SSIM, mean over the two sources",
+    "VIFF": "Han et al.'s fusion VIF",
+}
+
+
 def _cddfuse_profile() -> Convention:
     m: dict[str, Metric] = {}
+    docs = _CDDFUSE_DOCS
 
     def add(name: str, fn: MetricFn, min_side: int = 2, higher: bool = True) -> None:
-        m[name] = Metric(name, fn, min_side, higher, fn.__doc__ or "")
+        m[name] = Metric(name, fn, min_side, higher, docs[name])
 
     add("EN", lambda ir, vi, f: information.entropy_cddfuse(f), 1)
     add("SD", lambda ir, vi, f: statistics.sd_cddfuse(f), 1)
