@@ -1,6 +1,11 @@
-"""Image I/O: reading real files, pairing by stem, colour split/merge, atomic writing."""
+"""Image I/O: reading real files, pairing by stem, colour split/merge, atomic writing.
 
-from samfuse.io.colour import luma, merge_luma, split_luma
+The colour functions (``split_luma``, ``merge_luma``, ``luma``) need torch and kornia; they are imported on first
+use so that reading, pairing and writing (used by the metrics' worker processes) stay light.
+"""
+
+from typing import Any
+
 from samfuse.io.errors import InputError
 from samfuse.io.pairing import Pair, PairSet, find_pairs, list_images
 from samfuse.io.reading import IMAGE_EXTENSIONS, MIN_SIDE, is_grey, read_image, read_raw, to_unit_float
@@ -24,3 +29,11 @@ __all__ = [
     "to_unit_float",
     "write_image",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("luma", "merge_luma", "split_luma"):
+        from samfuse.io import colour
+
+        return getattr(colour, name)
+    raise AttributeError(f"module 'samfuse.io' has no attribute {name!r}")
