@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +105,31 @@ def test_missing_checkpoint_one_line_no_traceback(folder: Path, tmp_path: Path) 
     assert lines[0].startswith("error: the sam provider needs a checkpoint: pass --checkpoint PATH")
     assert "regions, thermal" in lines[0] and "Traceback" not in proc.stderr
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_interrupt_then_resume(tmp_path: Path, jobs: str) -> None:
+    """Ctrl-C: exit 130 with a summary and no traceback; what was stored is complete and skipped on rerun."""
+    images = tmp_path / "ir"
+    images.mkdir()
+    for path in sorted((DATASETS / "MSRS/ir").glob("*.png"))[:6]:
+        shutil.copy(path, images)
+    out = tmp_path / "m"
+    cmd = [sys.executable, "-m", "samfuse", "masks", "--images", str(images), "--out", str(out),
+           "--provider", "regions", "--jobs", jobs]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(out.rglob("*.npz")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)  # as Ctrl-C in a terminal: the whole process group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("interrupted: ")
+    stored = len(list(out.rglob("*.npz")))
+    assert 1 <= stored < 6
+    code, err = run("--images", str(images), "--out", str(out), "--provider", "regions")
+    assert code == 0 and f"{6 - stored} computed, 0 failed, {stored} skipped" in err
 
 
 def test_list_providers() -> None:

@@ -230,27 +230,39 @@ def masks_command(
             report.done(path.name)
         bar.update()
 
-    if todo and jobs == 1:
-        _WORKER["provider"] = provider
-        for path in todo:
-            record(path, _compute(path, out, limit, preview))
-    elif todo:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-        ctx = get_context("spawn")  # no fork of a process that may hold torch threads
-        with ProcessPoolExecutor(
-            max_workers=min(jobs, len(todo)),
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(provider_name, options, threads),
-        ) as pool:
-            futures: list[tuple[Path, Future[tuple[str, int, str]]]] = [
-                (p, pool.submit(_compute, p, out, limit, preview)) for p in todo
-            ]
-            for path, fut in futures:
-                try:
-                    record(path, fut.result())
-                except Exception as err:  # a worker died (e.g. out of memory)
-                    record(path, ("", 0, _one_line(err)))
+    try:
+        if todo and jobs == 1:
+            _WORKER["provider"] = provider
+            for path in todo:
+                record(path, _compute(path, out, limit, preview))
+        elif todo:
+            threads = max(1, (os.cpu_count() or 1) // jobs)
+            pool = ProcessPoolExecutor(
+                max_workers=min(jobs, len(todo)),
+                mp_context=get_context("spawn"),  # no fork of a process that may hold torch threads
+                initializer=_init_worker,
+                initargs=(provider_name, options, threads),
+            )
+            try:
+                futures: list[tuple[Path, Future[tuple[str, int, str]]]] = [
+                    (p, pool.submit(_compute, p, out, limit, preview)) for p in todo
+                ]
+                for path, fut in futures:
+                    try:
+                        record(path, fut.result())
+                    except Exception as err:  # a worker died (e.g. out of memory)
+                        record(path, ("", 0, _one_line(err)))
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
+    except KeyboardInterrupt:
+        # cache entries are written atomically: what exists is complete, and a rerun skips it
+        bar.close()
+        if index:
+            _write_index(folder, index)
+        click.echo(f"interrupted: {report.summary()} so far; run again to continue", err=True)
+        raise SystemExit(130) from None
     bar.close()
     if index:
         _write_index(folder, index)
