@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from samfuse.io import read_raw
-from samfuse.semantics import MaskCache, MaskSet, ProviderError, get_provider, sam
+from samfuse.semantics import MaskCache, MaskSet, ProviderError, get_provider, provider_key, sam
 from samfuse.semantics.compat import install
 from shared_paths import DATASETS
 
@@ -105,6 +105,11 @@ def test_known_checkpoint_is_reported(vit_t_checkpoint: Path, monkeypatch: pytes
     monkeypatch.setattr(sam, "KNOWN_CHECKPOINTS", (*sam.KNOWN_CHECKPOINTS, fake))
     provider = get_provider("sam", checkpoint=vit_t_checkpoint)
     assert provider.checkpoint_note.endswith("official mobile_sam.pt (sha256 verified)")
+    # the same parameters spelled differently give the same cache key; another value another key
+    a = get_provider("sam", checkpoint=vit_t_checkpoint, pred_iou_thresh=0, points_per_side=8.0)
+    b = get_provider("sam", checkpoint=vit_t_checkpoint, pred_iou_thresh=0.0, points_per_side=8)
+    c = get_provider("sam", checkpoint=vit_t_checkpoint, pred_iou_thresh=0.1, points_per_side=8)
+    assert provider_key(a) == provider_key(b) != provider_key(c)
     assert provider.model == f"vit_t:{digest[:16]}"
 
 

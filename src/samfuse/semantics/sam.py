@@ -70,6 +70,16 @@ _GENERATOR_KEYS = (
     "crop_n_points_downscale_factor",
     "min_mask_region_area",
 )
+_FLOAT_KEYS = frozenset(
+    {
+        "pred_iou_thresh",
+        "stability_score_thresh",
+        "stability_score_offset",
+        "box_nms_thresh",
+        "crop_nms_thresh",
+        "crop_overlap_ratio",
+    }
+)
 _LIBRARY_DEFAULTS: dict[str, Any] = {
     "stability_score_offset": 1.0,
     "box_nms_thresh": 0.7,
@@ -256,7 +266,9 @@ class SamProvider(MaskProvider):
         self.device = device
         self.net = net.to(device).eval()
         self.preset = preset
-        self.generator_args: dict[str, Any] = {**_LIBRARY_DEFAULTS, **PRESETS[preset], **overrides}
+        merged = {**_LIBRARY_DEFAULTS, **PRESETS[preset], **overrides}
+        # one spelling per value (0 and 0.0 must give the same cache key)
+        self.generator_args: dict[str, Any] = {k: (float(v) if k in _FLOAT_KEYS else int(v)) for k, v in merged.items()}
         run_args = dict(self.generator_args)
         if points_per_batch is not None:  # library default 64: measured faster per prompt than 256 on CPU
             run_args["points_per_batch"] = int(points_per_batch)
