@@ -110,6 +110,16 @@ def test_known_checkpoint_is_reported(vit_t_checkpoint: Path, monkeypatch: pytes
     b = get_provider("sam", checkpoint=vit_t_checkpoint, pred_iou_thresh=0.0, points_per_side=8)
     c = get_provider("sam", checkpoint=vit_t_checkpoint, pred_iou_thresh=0.1, points_per_side=8)
     assert provider_key(a) == provider_key(b) != provider_key(c)
+
+    # SAGE's BGR quirk on request: the generator sees the channels reversed, and the key differs
+    bgr = get_provider("sam", checkpoint=vit_t_checkpoint, channel_order="bgr")
+    seen: list[np.ndarray] = []
+    bgr.generator.generate = lambda img: seen.append(img) or []  # type: ignore[method-assign]
+    colour = np.zeros((4, 5, 3), np.uint8)
+    colour[..., 0] = 200
+    assert len(bgr.generate(colour)) == 0 and seen[0][0, 0].tolist() == [0, 0, 200]
+    assert provider_key(bgr) != provider_key(provider)
+    assert "channel_order" not in provider.params()
     assert provider.model == f"vit_t:{digest[:16]}"
 
 

@@ -205,6 +205,8 @@ class SamProvider(MaskProvider):
     ``checkpoint``: path of the state dict (required).  ``model``: ``vit_t``/``vit_b``/``vit_l``/``vit_h`` or
     None to infer it.  ``preset``: a key of :data:`PRESETS`.  ``device``: ``cpu``/``cuda``/``cuda:N``.
     ``points_per_batch``: prompts per decoder batch (speed/memory only, not in the cache key).
+    ``channel_order``: ``"rgb"`` (correct) or ``"bgr"`` to reproduce SAGE's dataset script, which fed
+    ``cv2.imread`` BGR images to SAM (no effect on grey IR).
     ``**overrides``: any other ``SamAutomaticMaskGenerator`` argument (e.g. ``points_per_side=4``).
     """
 
@@ -217,9 +219,14 @@ class SamProvider(MaskProvider):
         preset: str = "fast",
         device: str = "cpu",
         points_per_batch: int | None = None,
+        channel_order: str = "rgb",
         **overrides: Any,
     ) -> None:
         import torch
+
+        if channel_order not in ("rgb", "bgr"):
+            raise ProviderError(f"channel_order must be 'rgb' or 'bgr', not {channel_order!r}")
+        self.channel_order = channel_order
 
         if checkpoint is None or str(checkpoint) == "":
             raise ProviderError(missing_checkpoint_message())
@@ -279,12 +286,17 @@ class SamProvider(MaskProvider):
         return f"{self.model_name}:{self.sha256[:16]}"
 
     def params(self) -> dict[str, Any]:
-        return {k: self.generator_args[k] for k in _GENERATOR_KEYS}
+        out = {k: self.generator_args[k] for k in _GENERATOR_KEYS}
+        if self.channel_order != "rgb":  # only when set, so RGB keys stay as they were
+            out["channel_order"] = self.channel_order
+        return out
 
     def generate(self, image: np.ndarray) -> MaskSet:
         import torch
 
         rgb = as_rgb_uint8(image)
+        if self.channel_order == "bgr":
+            rgb = np.ascontiguousarray(rgb[:, :, ::-1])
         with torch.inference_mode():
             records = self.generator.generate(rgb)
         records = [r for r in records if int(r["area"]) > 0]
