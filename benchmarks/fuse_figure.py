@@ -10,20 +10,12 @@ import argparse
 import platform
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 import samfuse
+from figure_panels import panel
 from samfuse.data import resolve_root
-from samfuse.io import read_raw, to_uint8, write_image
-
-
-def panel(img: np.ndarray, label: str) -> np.ndarray:
-    rgb = img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
-    small = cv2.resize(to_uint8(rgb), (320, 240), interpolation=cv2.INTER_AREA)
-    cv2.rectangle(small, (0, 0), (8 + 9 * len(label), 20), (0, 0, 0), thickness=-1)
-    cv2.putText(small, label, (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
-    return small
+from samfuse.io import read_raw, write_image
 
 
 def main() -> None:

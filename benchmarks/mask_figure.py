@@ -14,20 +14,13 @@ import argparse
 import platform
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 
+from figure_panels import panel
 from samfuse.data import resolve_root
 from samfuse.io import read_raw
 from samfuse.semantics import as_rgb_uint8, get_provider, modality_mask, overlay
-
-
-def panel(img: np.ndarray, label: str) -> np.ndarray:
-    small = cv2.resize(as_rgb_uint8(img), (320, 240), interpolation=cv2.INTER_AREA)
-    cv2.rectangle(small, (0, 0), (8 + 8 * len(label), 20), (0, 0, 0), thickness=-1)
-    cv2.putText(small, label, (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
-    return small
 
 
 def main() -> None:

@@ -22,12 +22,18 @@ def _umask() -> int:
 
 
 def to_uint8(img: np.ndarray) -> np.ndarray:
-    """float in [0, 1] → uint8 by ``round(clip(x, 0, 1) * 255)``; uint8 passes unchanged."""
+    """Any image to uint8, shape kept: uint8 as is; uint16 ``round(x / 257)``; float ``round(255 · clip(x, 0, 1))``;
+    bool ``{0, 255}``. Other dtypes raise ValueError."""
+    img = np.asarray(img)
     if img.dtype == np.uint8:
         return img
     if img.dtype == np.uint16:
-        return np.round(img.astype(np.float64) / 257.0).astype(np.uint8)
-    return np.round(np.clip(img.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+        return np.round(img.astype(np.float32) / 257.0).astype(np.uint8)
+    if img.dtype == np.bool_:
+        return img.astype(np.uint8) * 255
+    if np.issubdtype(img.dtype, np.floating):
+        return np.round(np.clip(img.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+    raise ValueError(f"unsupported image dtype {img.dtype}")
 
 
 def write_image(path: str | Path, img: np.ndarray, *, overwrite: bool = False) -> bool:

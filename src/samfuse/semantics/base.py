@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from samfuse.io.writing import to_uint8
+
 __all__ = ["MaskSet", "MaskProvider", "ProviderError", "as_uint8", "as_rgb_uint8", "as_grey_float"]
 
 
@@ -109,18 +111,9 @@ class MaskSet:
 
 
 def as_uint8(image: np.ndarray) -> np.ndarray:
-    """Any image to uint8, shape kept: uint8 as is; uint16 ``round(x / 257)``; float ``round(255 · clip(x, 0, 1))``;
-    bool ``{0, 255}``."""
-    img = np.asarray(image)
-    if img.dtype == np.uint8:
-        return img
-    if img.dtype == np.uint16:
-        return np.round(img.astype(np.float32) / 257.0).astype(np.uint8)
-    if img.dtype == np.bool_:
-        return img.astype(np.uint8) * 255
-    if np.issubdtype(img.dtype, np.floating):
-        return np.round(np.clip(img, 0.0, 1.0) * 255.0).astype(np.uint8)
-    raise ValueError(f"unsupported image dtype {img.dtype}")
+    """Any image to uint8, shape kept (:func:`samfuse.io.to_uint8`: uint16 ``round(x / 257)``, float
+    ``round(255 · clip(x, 0, 1))``, bool ``{0, 255}``)."""
+    return to_uint8(image)
 
 
 def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
