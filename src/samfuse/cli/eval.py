@@ -42,12 +42,19 @@ def _size(img: np.ndarray) -> str:
 
 
 def evaluate_pair(
-    stem: str, ir: Path, vi: Path, fused: Path | None, convention: str, metrics: list[str]
+    stem: str,
+    ir: Path,
+    vi: Path,
+    fused: Path | None,
+    convention: str,
+    metrics: list[str],
+    fused_dir: Path | None = None,
 ) -> ImageResult:
     """Read one triple with the convention's reader and compute ``metrics``; never raises for bad input."""
     res = ImageResult(stem)
     if fused is None:
-        res.errors.append("no fused image with this stem")
+        where = f" in {fused_dir}" if fused_dir is not None else ""
+        res.errors.append(f"no fused image {stem}.*{where}")
         return res
     conv = CONVENTIONS[convention]
     try:
@@ -59,7 +66,7 @@ def evaluate_pair(
         res.errors.append(f"IR is {_size(a)} but visible is {_size(b)} ({ir.name}, {vi.name})")
         return res
     if f.shape[:2] != a.shape[:2]:
-        res.errors.append(f"fused image {fused.name} is {_size(f)} but the sources are {_size(a)}")
+        res.errors.append(f"fused image {fused} is {_size(f)} but the sources are {_size(a)}")
         return res
     for name in metrics:
         try:
@@ -261,7 +268,7 @@ def eval_command(
         except InputError as err:
             fail(str(err))
 
-    tasks = [(p.stem, p.ir, p.vi, fused_index.get(p.stem), conv.name, names) for p in pairs]
+    tasks = [(p.stem, p.ir, p.vi, fused_index.get(p.stem), conv.name, names, fused) for p in pairs]
     results: list[ImageResult] = []
     bar = tqdm(total=len(tasks), unit="image", desc=f"eval {conv.name}", dynamic_ncols=True)
     try:
