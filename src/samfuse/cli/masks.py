@@ -137,7 +137,7 @@ def _list_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     "--preset",
     type=click.Choice(["fast", "default", "sage"]),
     default=None,
-    help="SAM generator preset (sam; default fast). sage takes over an hour per image on a 2-core CPU.",
+    help="SAM generator preset (sam; default fast). sage takes 0.7-0.9 h per image on a 2-core CPU.",
 )
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N (sam).")
 @click.option(
