@@ -10,6 +10,7 @@ With ``--data NAME --method NAME`` it first fuses a named dataset with a registe
 from __future__ import annotations
 
 import csv
+import io
 import math
 import multiprocessing
 import tempfile
@@ -23,7 +24,7 @@ from tqdm import tqdm
 
 from samfuse.cli.common import check_device, fail
 from samfuse.cli.report import BatchReport
-from samfuse.io import InputError, Pair, find_pairs, list_images
+from samfuse.io import InputError, Pair, atomic_write, find_pairs, list_images
 from samfuse.metrics import CONVENTIONS, MetricShapeError, MetricSizeError, get_convention
 from samfuse.metrics._malloc import tune_malloc
 
@@ -130,41 +131,24 @@ def metrics_table(convention: str) -> str:
 
 
 def write_csv(path: Path, results: list[ImageResult], metrics: list[str]) -> None:
-    """Wide CSV ``image,<metric>...``; values at full precision, empty where a metric failed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["image", *metrics])
-        for r in results:
-            if not r.values:
-                continue
-            w.writerow([r.stem, *("" if math.isnan(r.values[m]) else repr(r.values[m]) for m in metrics)])
+    """Wide CSV ``image,<metric>...``, written atomically; values at full precision, empty where a metric failed."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["image", *metrics])
+    for r in results:
+        if not r.values:
+            continue
+        w.writerow([r.stem, *("" if math.isnan(r.values[m]) else repr(r.values[m]) for m in metrics)])
+    data = buf.getvalue().encode()
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 def _fuse_dataset(pairs: list[Pair], method: str, weights: str | None, device: str, out: Path) -> BatchReport:
-    """Fuse every pair into ``out/<stem>.png`` (existing files are kept)."""
-    from samfuse.io import write_image
-    from samfuse.pipeline import FusionPipeline
+    """Fuse every pair into ``out/<stem>.png`` (existing files are kept), as ``samfuse fuse`` does."""
+    from samfuse.cli.fuse import build_pipeline, fuse_into
 
-    try:
-        pipeline = FusionPipeline(method, weights, device)
-    except (KeyError, ValueError, OSError, InputError) as err:
-        fail(f"--method {method}: {err.args[0] if err.args else err}")
     report = BatchReport("fused")
-    out.mkdir(parents=True, exist_ok=True)
-    for pair in tqdm(pairs, unit="pair", desc=f"fuse {method}", dynamic_ncols=True):
-        target = out / f"{pair.stem}.png"
-        if target.exists():
-            report.skipped(pair.stem)
-            continue
-        try:
-            write_image(target, pipeline.fuse_pair(pair), overwrite=True)
-        except InputError as err:
-            report.failed(pair.stem, str(err))
-        except Exception as err:  # one line, no traceback; the rest goes on
-            report.failed(pair.stem, f"{type(err).__name__}: {err}")
-        else:
-            report.done(pair.stem)
+    fuse_into(build_pipeline(method, weights, device), pairs, out, report, overwrite=False, desc=f"fuse {method}")
     return report
 
 

@@ -2,14 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from tqdm import tqdm
 
 from samfuse.cli.common import check_device, fail, parse_value_range
 from samfuse.cli.report import BatchReport
-from samfuse.io import InputError, find_pairs, write_image
+from samfuse.io import InputError, Pair, find_pairs, write_image
+
+if TYPE_CHECKING:
+    from samfuse.pipeline import FusionPipeline
+
+
+def build_pipeline(method: str, weights: str | None, device: str, **options: Any) -> FusionPipeline:
+    """Build the fusion pipeline, or end the command with one line naming the method and the reason."""
+    from samfuse.pipeline import FusionPipeline  # torch import kept out of `samfuse --help`
+
+    try:
+        return FusionPipeline(method, weights, device, **options)
+    except (KeyError, ValueError, OSError, InputError) as err:
+        fail(f"--method {method}: {err.args[0] if err.args else err}")
+
+
+def fuse_into(
+    pipeline: FusionPipeline, pairs: Sequence[Pair], out: Path, report: BatchReport, *, overwrite: bool, desc: str
+) -> None:
+    """Fuse each pair into ``out/<stem>.png`` (atomic writes), recording done / failed / skipped in ``report``.
+
+    An existing output is skipped unless ``overwrite``. A bad pair is one line in the report, never a traceback,
+    and the other pairs go on.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    for pair in tqdm(pairs, unit="pair", desc=desc, dynamic_ncols=True):
+        target = out / f"{pair.stem}.png"
+        if target.exists() and not overwrite:
+            report.skipped(pair.stem)
+            continue
+        try:
+            write_image(target, pipeline.fuse_pair(pair), overwrite=True)
+        except InputError as err:
+            report.failed(pair.stem, str(err))
+        except Exception as err:  # keep the batch going; one line, no traceback
+            report.failed(pair.stem, f"{type(err).__name__}: {err}")
+        else:
+            report.done(pair.stem)
 
 
 @click.command("fuse")
@@ -46,18 +85,13 @@ def fuse_command(
     value_range: str | None,
 ) -> None:
     """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is)."""
-    from samfuse.pipeline import FusionPipeline  # torch import kept out of `samfuse --help`
-
     check_device(device)
     vrange = parse_value_range(value_range)
     try:
         pairs = find_pairs(ir, vi)
     except InputError as err:
         fail(str(err))
-    try:
-        pipeline = FusionPipeline(method, weights, device, gray, resize_to, vrange)  # type: ignore[arg-type]
-    except (KeyError, ValueError, OSError, InputError) as err:
-        fail(f"--method {method}: {err.args[0] if err.args else err}")
+    pipeline = build_pipeline(method, weights, device, gray=gray, resize_to=resize_to, value_range=vrange)
 
     report = BatchReport("fused")
     if pairs.unpaired:
@@ -66,22 +100,8 @@ def fuse_command(
         for p in pairs.unpaired:
             report.skipped(str(p))
 
-    out.mkdir(parents=True, exist_ok=True)
     try:
-        for pair in tqdm(pairs.pairs, unit="pair", desc=f"fuse {method}", dynamic_ncols=True):
-            target = out / f"{pair.stem}.png"
-            if target.exists() and not overwrite:
-                report.skipped(pair.stem)
-                continue
-            try:
-                fused = pipeline.fuse_pair(pair)
-                write_image(target, fused, overwrite=True)
-            except InputError as err:
-                report.failed(pair.stem, str(err))
-            except Exception as err:  # keep the batch going; one line, no traceback
-                report.failed(pair.stem, f"{type(err).__name__}: {err}")
-            else:
-                report.done(pair.stem)
+        fuse_into(pipeline, pairs.pairs, out, report, overwrite=overwrite, desc=f"fuse {method}")
     except KeyboardInterrupt:
         # Outputs are written atomically: what exists is complete, and a rerun skips it.
         click.echo(f"interrupted: {report.summary()} so far; run again to continue", err=True)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from samfuse.cli.common import fail
 from samfuse.cli.report import BatchReport
-from samfuse.io import InputError, list_images, read_raw, write_image
+from samfuse.io import InputError, atomic_write, list_images, read_raw, write_image
 
 _SAM_ONLY = ("checkpoint", "model", "preset")
 
@@ -97,10 +97,8 @@ def _write_index(folder: Path, rows: dict[str, tuple[str, str, int]]) -> None:
     writer.writerow(["stem", "source", "image_sha256", "masks"])
     for stem in sorted(merged):
         writer.writerow([stem, *merged[stem]])
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, index)
+    data = buf.getvalue().encode()
+    atomic_write(index, lambda fh: fh.write(data))
 
 
 def _list_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:

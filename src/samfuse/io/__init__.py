@@ -9,7 +9,7 @@ from typing import Any
 from samfuse.io.errors import InputError
 from samfuse.io.pairing import Pair, PairSet, find_pairs, list_images
 from samfuse.io.reading import IMAGE_EXTENSIONS, MIN_SIDE, is_grey, read_image, read_raw, to_unit_float
-from samfuse.io.writing import to_uint8, write_image
+from samfuse.io.writing import atomic_write, to_uint8, write_image
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -17,6 +17,7 @@ __all__ = [
     "InputError",
     "Pair",
     "PairSet",
+    "atomic_write",
     "find_pairs",
     "is_grey",
     "list_images",

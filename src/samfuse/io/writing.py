@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -36,6 +38,25 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     raise ValueError(f"unsupported image dtype {img.dtype}")
 
 
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write(fh)`` on a temporary file in ``path``'s folder, then rename it to ``path``.
+
+    The file gets the usual permissions (0666 minus umask; ``mkstemp`` alone makes 0600). On any failure or
+    interruption the temporary file is removed and an existing ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_image(path: str | Path, img: np.ndarray, *, overwrite: bool = False) -> bool:
     """Write an H×W (grey) or H×W×3 (RGB) image atomically; the format follows the file ending.
 
@@ -45,7 +66,6 @@ def write_image(path: str | Path, img: np.ndarray, *, overwrite: bool = False) -
     path = Path(path)
     if path.exists() and not overwrite:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
     keep16 = img.dtype == np.uint16 and path.suffix.lower() in {".png", ".tif", ".tiff"}
     out = img if keep16 else to_uint8(img)
     if out.ndim == 3:
@@ -53,13 +73,5 @@ def write_image(path: str | Path, img: np.ndarray, *, overwrite: bool = False) -
     ok, buf = cv2.imencode(path.suffix, out)
     if not ok:
         raise InputError(f"{path}: cannot encode an image with this file ending")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.tobytes())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: fh.write(buf.tobytes()))
     return True

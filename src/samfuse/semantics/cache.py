@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from samfuse.io.writing import atomic_write
 
 from .base import MaskProvider, MaskSet
 
@@ -54,18 +53,6 @@ def provider_key(provider: MaskProvider) -> str:
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
     model = provider.model.split(":")[0] if provider.model else "none"
     return f"{_safe(provider.name)}-{_safe(model)}-{digest}"
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class MaskCache:
@@ -126,7 +113,7 @@ class MaskCache:
         if not info.exists():
             spec = {k: meta[k] for k in ("format", "provider", "model", "params")}
             text = json.dumps(spec, indent=2, sort_keys=True).encode()
-            _atomic_write(info, lambda f: f.write(text))
+            atomic_write(info, lambda f: f.write(text))
         n, h, w = len(kept), *kept.shape
         arrays = {
             "packed": np.packbits(kept.masks, axis=-1),
@@ -134,7 +121,7 @@ class MaskCache:
             "scores": kept.scores.astype(np.float32),
             "meta": np.array(json.dumps(meta, sort_keys=True)),
         }
-        _atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+        atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
         return path
 
     def get_or_compute(
