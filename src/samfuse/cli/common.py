@@ -6,7 +6,6 @@ import sys
 from typing import NoReturn
 
 import click
-import torch
 
 from samfuse.io.reading import ValueRange
 
@@ -19,6 +18,8 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def check_device(device: str) -> str:
     """Validate ``--device``: ``cpu``, ``cuda`` or ``cuda:N``; fails clearly when CUDA is not available."""
+    import torch  # here, not at module level: `samfuse --help` lists every command without loading torch
+
     if device.startswith("cuda") and not torch.cuda.is_available():
         fail(f"--device {device}: CUDA is not available in this PyTorch build or on this machine; use --device cpu")
     try:
