@@ -1,11 +1,19 @@
-"""Shared by the README figure scripts: one labelled 320×240 RGB panel."""
+"""Shared by the README figure scripts: the MSRS pair they show, and one labelled 320×240 RGB panel."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from samfuse.data import resolve_root
+from samfuse.io import read_raw
 from samfuse.semantics import as_rgb_uint8
+
+
+def msrs_pair(stem: str) -> tuple[np.ndarray, np.ndarray]:
+    """(IR, visible) of MSRS test pair ``stem`` as decoded, from the data root."""
+    root = resolve_root() / "MSRS"
+    return read_raw(root / "ir" / f"{stem}.png"), read_raw(root / "vi" / f"{stem}.png")
 
 
 def panel(img: np.ndarray, label: str, size: tuple[int, int] = (320, 240)) -> np.ndarray:

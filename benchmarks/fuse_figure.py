@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 import samfuse
-from figure_panels import panel
-from samfuse.data import resolve_root
-from samfuse.io import read_raw, write_image
+from figure_panels import msrs_pair, panel
+from samfuse.io import write_image
 
 
 def main() -> None:
@@ -23,9 +22,7 @@ def main() -> None:
     parser.add_argument("--stem", default="00107D")
     parser.add_argument("--out", type=Path, default=Path("docs/images/fused_msrs.jpg"))
     args = parser.parse_args()
-    root = resolve_root() / "MSRS"
-    ir = read_raw(root / "ir" / f"{args.stem}.png")
-    vi = read_raw(root / "vi" / f"{args.stem}.png")
+    ir, vi = msrs_pair(args.stem)
     panels = [panel(ir, f"IR {args.stem}"), panel(vi, "visible")]
     for method in ("average", "max", "laplacian"):
         panels.append(panel(samfuse.fuse(ir, vi, method=method), f"samfuse {method}"))

@@ -17,9 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from figure_panels import panel
-from samfuse.data import resolve_root
-from samfuse.io import read_raw
+from figure_panels import msrs_pair, panel
 from samfuse.semantics import as_rgb_uint8, get_provider, modality_mask, overlay
 
 
@@ -28,9 +26,7 @@ def main() -> None:
     parser.add_argument("--stem", default="00081D")
     parser.add_argument("--out", type=Path, default=Path("docs/images/masks_msrs.png"))
     args = parser.parse_args()
-    root = resolve_root() / "MSRS"
-    ir = read_raw(root / "ir" / f"{args.stem}.png")
-    vi = read_raw(root / "vi" / f"{args.stem}.png")
+    ir, vi = msrs_pair(args.stem)
     regions, thermal = get_provider("regions"), get_provider("thermal")
     r_ir, r_vi, t_ir = regions(ir), regions(vi), thermal(ir)
 
