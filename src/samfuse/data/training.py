@@ -98,7 +98,9 @@ class TrainingPairs(Dataset):
         except InputError as err:
             return str(err)
         if ir.shape[:2] != vi.shape[:2]:
-            return f"{pair.ir}: IR is {ir.shape[1]}x{ir.shape[0]}, visible {pair.vi.name} is {vi.shape[1]}x{vi.shape[0]}"
+            return (
+                f"{pair.ir}: IR is {ir.shape[1]}x{ir.shape[0]}, visible {pair.vi.name} is {vi.shape[1]}x{vi.shape[0]}"
+            )
         h, w = ir.shape[:2]
         if min(h, w) < MIN_SIDE:
             return f"{pair.ir}: image is {w}x{h}, under {MIN_SIDE} pixels a side"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from .checkpoint import CheckpointError, LoopState, latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
 from .distributed import DistInfo, ResumableSampler, init_distributed
 from .loop import Trainer, TrainingError, TrainingInterrupted, TrainResult, reseed, schedule
-from .rundir import RunConfigError
 from .run import train, training_pairs
+from .rundir import RunConfigError
 from .task import (
     TASK_MODULES,
     Profile,

@@ -34,20 +34,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from samfuse.io import InputError, atomic_write
+from samfuse.io import atomic_write
+from samfuse.io.checkpoint import CheckpointError, check_state_dict, load_state_dict
 
 __all__ = ["LoopState", "CheckpointError", "save_checkpoint", "load_checkpoint", "latest_checkpoint", "save_weights"]
 
 LATEST = "latest.json"
-
-
-class CheckpointError(InputError):
-    """A checkpoint that cannot be loaded; ``str(err)`` is one line naming the file."""
 
 
 @dataclass
@@ -141,24 +136,9 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return folder
 
 
-def _load_module(path: Path, module: nn.Module) -> None:
-    try:
-        state = st_load(path.read_bytes())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing from the checkpoint") from None
-    except (OSError, SafetensorError) as err:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({' '.join(str(err).split())})") from None
-    expected = module.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    if missing or unexpected:
-        what = f"missing tensor {missing[0]!r}" if missing else f"unexpected tensor {unexpected[0]!r}"
-        raise CheckpointError(f"{path}: {what} (the checkpoint was made by another network)")
-    for k, v in expected.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise CheckpointError(
-                f"{path}: tensor {k!r} has shape {tuple(state[k].shape)}, the model expects {tuple(v.shape)}"
-            )
+def _load_module(path: Path, module: nn.Module, name: str) -> None:
+    state = load_state_dict(path)  # one-line CheckpointError for missing, empty, corrupt files
+    check_state_dict(state, module, path, what=f"module {name!r}")
     module.load_state_dict(state, strict=True)
 
 
@@ -171,12 +151,12 @@ def load_checkpoint(
     """Load a checkpoint folder into the task's objects; returns the loop state and the task's extra state."""
     folder = Path(folder)
     for name, module in modules.items():
-        _load_module(folder / "weights" / f"{name}.safetensors", module)
+        _load_module(folder / "weights" / f"{name}.safetensors", module, name)
     path = folder / "state.pt"
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing from the checkpoint")
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing from the checkpoint") from None
     except Exception as err:  # torch raises several types for corrupt files and refused pickles
         raise CheckpointError(f"{path}: not loadable with weights_only ({type(err).__name__})") from None
     if not isinstance(blob, dict) or not {"optimizers", "schedulers"} <= set(blob):

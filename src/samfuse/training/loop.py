@@ -50,6 +50,7 @@ class TrainResult:
     checkpoint: Path | None
     wall_s: float  #: training time over all sessions of the run
     last: dict[str, float] = field(default_factory=dict)  #: the last logged means
+    task: TrainingTask | None = None  #: the trained task (its modules hold the final weights)
 
 
 def schedule(n_samples: int, profile: Profile, world_size: int = 1) -> tuple[int, int]:
@@ -197,7 +198,8 @@ class Trainer:
         stop = state.total_steps if self.max_steps is None else min(state.total_steps, self.max_steps)
         checkpoint: Path | None = None
         if state.step >= stop:
-            return TrainResult(state.step, state.total_steps, state.step >= state.total_steps, None, state.wall_s)
+            done = state.step >= state.total_steps
+            return TrainResult(state.step, state.total_steps, done, None, state.wall_s, task=self.task)
 
         from tqdm import tqdm
 
@@ -260,7 +262,7 @@ class Trainer:
             modules = self.task.modules()
             save_weights(self.run_dir / "weights", modules, {"step": str(state.step), "task": self.task.name})
             self.log.write({"event": "end", "step": state.step, "finished": state.finished, "wall_s": state.wall_s})
-        return TrainResult(state.step, state.total_steps, state.finished, checkpoint, state.wall_s, last)
+        return TrainResult(state.step, state.total_steps, state.finished, checkpoint, state.wall_s, last, self.task)
 
     def log_event(self, event: str) -> None:
         if self.ctx.is_main:

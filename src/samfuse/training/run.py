@@ -92,6 +92,8 @@ def train(
         warn = on_warning if (on_warning and main) else (lambda _m: None)
         err = on_error if (on_error and main) else (lambda _m: None)
         task_cls = get_task(task) if isinstance(task, str) else task
+        if not task_cls.name:  # an unregistered class given directly
+            task_cls.name = f"{task_cls.__module__}:{task_cls.__qualname__}"
         prof = task_cls.get_profile(profile)
         product = task_cls.mask_product(prof)
         if product is None and masks is not None:
