@@ -120,43 +120,47 @@ class TrainingPairs(Dataset):
         """The generator of sample ``index`` in the current epoch."""
         return np.random.default_rng([self.seed, self.epoch, int(index)])
 
-    def _load(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """IR (H, W), VIS (H, W, 3) float32 in [0, 1], masks (C, H, W) float32 or None, at full size."""
-        pair = self.pairs[index]
-        ir_raw, vi_raw = read_raw(pair.ir), read_raw(pair.vi)
-        ir = to_unit_float(ir_raw, self.value_range)
-        vi = to_unit_float(vi_raw, self.value_range)
-        if ir.ndim == 3:  # colour IR -> luma (grey stored as 3 channels -> that channel)
-            ir = ir[..., 0] if _grey(ir_raw) else 0.299 * ir[..., 0] + 0.587 * ir[..., 1] + 0.114 * ir[..., 2]
-        if vi.ndim == 2:
-            vi = np.repeat(vi[:, :, None], 3, axis=2)
-        masks = None
-        if self.masks is not None:
-            m = np.asarray(self.masks(index, pair, ir_raw, vi_raw))
-            if m.ndim != 3 or m.shape[1:] != ir.shape[:2]:
-                raise InputError(f"{pair.ir}: masks have shape {m.shape}, expected (C, {ir.shape[0]}, {ir.shape[1]})")
-            masks = m.astype(np.float32)
-        return ir.astype(np.float32), vi.astype(np.float32), masks
+    def _window(self, arrays: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+        """Pad (reflect, bottom/right) to the crop if needed, then cut the same random window from every array
+        (images H×W[×C], masks C×H×W). Cropping comes before any conversion, so the cost follows the crop."""
+        if self.crop is None:
+            return arrays
+        ch, cw = self.crop
+        h, w = arrays[0].shape[:2]
+        ph, pw = max(0, ch - h), max(0, cw - w)
+        top = int(rng.integers(0, h + ph - ch + 1))
+        left = int(rng.integers(0, w + pw - cw + 1))
+        out = []
+        for i, a in enumerate(arrays):
+            spatial = (1, 2) if i >= 2 else (0, 1)  # masks are channel-first
+            if ph or pw:
+                width = [(0, 0)] * a.ndim
+                width[spatial[0]], width[spatial[1]] = (0, ph), (0, pw)
+                a = np.pad(a, width, mode="reflect")
+            index = [slice(None)] * a.ndim
+            index[spatial[0]], index[spatial[1]] = slice(top, top + ch), slice(left, left + cw)
+            out.append(a[tuple(index)])
+        return out
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        ir, vi, masks = self._load(index)
+        pair = self.pairs[index]
+        ir_raw, vi_raw = read_raw(pair.ir), read_raw(pair.vi)
+        arrays = [ir_raw, vi_raw]
+        if self.masks is not None:
+            m = np.asarray(self.masks(index, pair, ir_raw, vi_raw))
+            if m.ndim != 3 or m.shape[1:] != ir_raw.shape[:2]:
+                shape = f"(C, {ir_raw.shape[0]}, {ir_raw.shape[1]})"
+                raise InputError(f"{pair.ir}: masks have shape {m.shape}, expected {shape}")
+            arrays.append(m)
         rng = self.rng(index)
-        if self.crop is not None:
-            ch, cw = self.crop
-            h, w = ir.shape
-            ph, pw = max(0, ch - h), max(0, cw - w)
-            if ph or pw:
-                ir = np.pad(ir, ((0, ph), (0, pw)), mode="reflect")
-                vi = np.pad(vi, ((0, ph), (0, pw), (0, 0)), mode="reflect")
-                if masks is not None:
-                    masks = np.pad(masks, ((0, 0), (0, ph), (0, pw)), mode="reflect")
-                h, w = ir.shape
-            top = int(rng.integers(0, h - ch + 1))
-            left = int(rng.integers(0, w - cw + 1))
-            ir = ir[top : top + ch, left : left + cw]
-            vi = vi[top : top + ch, left : left + cw]
-            if masks is not None:
-                masks = masks[:, top : top + ch, left : left + cw]
+        arrays = self._window(arrays, rng)
+        ir_grey = _grey(ir_raw)
+        ir, vi = to_unit_float(arrays[0], self.value_range), to_unit_float(arrays[1], self.value_range)
+        if ir.ndim == 3:  # colour IR -> luma (grey stored as 3 channels -> that channel)
+            ir = ir[..., 0] if ir_grey else 0.299 * ir[..., 0] + 0.587 * ir[..., 1] + 0.114 * ir[..., 2]
+        if vi.ndim == 2:
+            vi = np.repeat(vi[:, :, None], 3, axis=2)
+        masks = arrays[2].astype(np.float32) if len(arrays) > 2 else None
         if self.hflip and rng.random() < 0.5:
             ir, vi = ir[:, ::-1], vi[:, ::-1]
             masks = None if masks is None else masks[:, :, ::-1]
@@ -165,9 +169,9 @@ class TrainingPairs(Dataset):
             masks = None if masks is None else masks[:, ::-1]
         from samfuse.io.colour import luma
 
-        vi_t = torch.from_numpy(np.ascontiguousarray(vi.transpose(2, 0, 1)))
+        vi_t = torch.from_numpy(np.ascontiguousarray(vi.transpose(2, 0, 1), dtype=np.float32))
         sample: dict[str, Any] = {
-            "ir": torch.from_numpy(np.ascontiguousarray(ir))[None],
+            "ir": torch.from_numpy(np.ascontiguousarray(ir, dtype=np.float32))[None],
             "vi": vi_t,
             "vi_y": luma(vi_t[None])[0],
             "index": int(index),

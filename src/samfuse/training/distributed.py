@@ -51,8 +51,8 @@ def init_distributed(device: str = "cpu", *, timeout_minutes: float = 60.0) -> D
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise InputError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-        if world > 1:
-            dev = torch.device("cuda", local)
+        if world > 1 or dev.index is None:
+            dev = torch.device("cuda", local)  # one device per process; "cuda" alone means cuda:0
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
         backend = "nccl" if dev.type == "cuda" else "gloo"

@@ -229,7 +229,7 @@ T = TypeVar("T", bound=type[TrainingTask])
 
 _REGISTRY: dict[str, type[TrainingTask]] = {}
 
-#: Modules that register the built-in tasks when imported (one line per method's training module).
+#: Further modules to import before a lookup (tasks defined outside :mod:`samfuse.training.tasks`).
 TASK_MODULES: list[str] = []
 
 
@@ -254,6 +254,13 @@ def register_task(name: str, description: str = "", *, overwrite: bool = False):
 
 
 def _load_builtin() -> None:
+    """Import every module of :mod:`samfuse.training.tasks` (each registers its tasks) and :data:`TASK_MODULES`."""
+    import pkgutil
+
+    from samfuse.training import tasks
+
+    for info in pkgutil.iter_modules(tasks.__path__):
+        importlib.import_module(f"{tasks.__name__}.{info.name}")
     for module in TASK_MODULES:
         importlib.import_module(module)
 
