@@ -164,6 +164,10 @@ def train_command(
         if stop.checkpoint is not None:  # the main process says it, once
             click.echo(f"interrupted: checkpoint of step {stop.step} saved in {out}; continue with --resume", err=True)
         raise SystemExit(130) from None
+    except KeyboardInterrupt:  # before the loop started (reading pairs, computing masks): nothing to save
+        if _rank() == 0:
+            click.echo("interrupted before training started; masks computed so far are cached", err=True)
+        raise SystemExit(130) from None
     except TrainingError as err:
         _fail(str(err), code=1)
     except InputError as err:

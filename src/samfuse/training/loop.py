@@ -81,6 +81,11 @@ def _to_device(batch: Mapping[str, Any], device: torch.device) -> dict[str, Any]
     return {k: v.to(device, non_blocking=nb) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
+def _ignore_sigint(_worker_id: int) -> None:
+    """DataLoader workers ignore Ctrl-C: the main process finishes its step and saves, then stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class _StopFlag:
     """SIGINT/SIGTERM set a flag (the step in progress finishes); a second SIGINT raises KeyboardInterrupt."""
 
@@ -147,6 +152,7 @@ class Trainer:
             num_workers=profile.workers,
             drop_last=True,
             pin_memory=self.ctx.device.type == "cuda",
+            worker_init_fn=_ignore_sigint if profile.workers else None,
         )
 
     # -- checkpoints --------------------------------------------------------------------------------------
@@ -192,7 +198,7 @@ class Trainer:
         resumed = self.restore() if resume else False
         state = self.state
         if self.ctx.is_main:
-            if resumed:
+            if resume:  # records past the checkpoint (or of a session that never saved) are redone
                 self.log.truncate_after(state.step)
             self.log.write({"event": "resume" if resumed else "start", "step": state.step})
         stop = state.total_steps if self.max_steps is None else min(state.total_steps, self.max_steps)
@@ -230,10 +236,12 @@ class Trainer:
                             self.task.on_epoch_end(epoch)
                         state.step += 1
                         state.wall_s = wall0 + time.monotonic() - t_session
+                        bad = ""
                         for k, v in out.items():
                             v = float(v)
                             if not math.isfinite(v):
-                                raise TrainingError(f"step {info.step}: {k} = {v} (not finite); stopped")
+                                bad = bad or f"step {info.step}: {k} = {v} (not finite); stopped"
+                                continue
                             sums[k] = sums.get(k, 0.0) + v
                             counts[k] = counts.get(k, 0) + 1
                         bar.update()
@@ -243,7 +251,12 @@ class Trainer:
                             last = self._log_window(sums, counts, info)
                             sums, counts = {}, {}
                         due = self.checkpoint_minutes * 60 <= time.monotonic() - last_save and ctx.is_main
-                        stop_now, save_now = all_reduce_max([float(flag.set), float(due)], ctx.device)
+                        # one collective per step: every process stops, saves or fails at the same step
+                        stop_now, save_now, failed = all_reduce_max(
+                            [float(flag.set), float(due), float(bool(bad))], ctx.device
+                        )
+                        if failed:
+                            raise TrainingError(bad or f"step {info.step}: a non-finite value in another process")
                         if stop_now:
                             bar.set_description(f"train {self.task.name}: saving")
                             checkpoint = self.save()
