@@ -136,8 +136,12 @@ def test_cli_train_resume_interrupt_and_refusals(pair_dirs, tmp_path: Path) -> N
     assert code == 0 and err.strip().splitlines()[-1].startswith("stopped at step 2 of 6")
     code, err = cli(*base, "--out", str(tmp_path / "r"), "--resume", "--profile", "steps")
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and "profile was" in err
+    code, err = cli(*base, "--out", str(tmp_path / "r"), "--resume", "--set", "lr=0.02")
+    assert code == 2 and err.endswith(": overrides.lr is new (\"0.02\")\n") and err.count("\n") == 1
     code, err = cli(*base, "--out", str(tmp_path / "r"), "--resume")
     assert code == 0 and err.strip().startswith("finished: 6 steps")
+    code, err = cli(*base, "--out", str(tmp_path / "s"), "--set", "lr=fast")
+    assert code == 2 and err == "error: --set lr=fast: expected float\n"
     code, err = cli(*base, "--out", str(tmp_path / "i"), "--profile", "interrupt")
     assert code == 130 and err.count("\n") == 1 and "checkpoint of step 3 saved" in err
     code, err = cli(*base, "--out", ir)  # the input folder
@@ -162,3 +166,11 @@ def test_torchrun_two_processes_on_gloo(pair_dirs, tmp_path: Path) -> None:  # n
     assert steps_logged(out) == [1, 2, 3, 4]
     assert json.loads((out / "config.json").read_text())["run"]["processes"] == 2
     assert set(weights(out / "weights")) == set(weights(out / "checkpoints" / "step-00000004" / "weights"))
+
+
+def test_train_help_does_not_load_torch() -> None:
+    code = (
+        "import sys; from samfuse.cli.main import main; main.get_command(None, 'train'); print('torch' in sys.modules)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "False", proc.stderr

@@ -72,6 +72,10 @@ def _inputs(
 )
 @click.option("--mask-checkpoint", type=click.Path(path_type=Path), default=None, help="SAM checkpoint (--masks sam).")
 @click.option("--profile", default="cpu", show_default=True, help="Hyper-parameter profile of the task (cpu, paper).")
+@click.option(
+    "--set", "settings", multiple=True, metavar="KEY=VALUE",
+    help="Override a profile field (repeatable), e.g. --set lr=1e-4 --set crop=[160,160]; checked on --resume.",
+)  # fmt: skip
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (config, log, checkpoints).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint.")
 @click.option(
@@ -96,6 +100,7 @@ def train_command(
     mask_cache: Path | None,
     mask_checkpoint: Path | None,
     profile: str,
+    settings: tuple[str, ...],
     out: Path,
     resume: bool,
     device: str,
@@ -116,6 +121,12 @@ def train_command(
         _fail("--data and --ir/--vi exclude each other")
     if (ir is None) != (vi is None):
         _fail("--ir and --vi go together")
+    overrides: dict[str, str] = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--set {item!r}: expected KEY=VALUE")
+        overrides[key.strip()] = value.strip()
     mask_options = {}
     if mask_checkpoint is not None:
         if masks != "sam":
@@ -144,6 +155,7 @@ def train_command(
             task,
             out=out,
             profile=profile,
+            overrides=overrides,
             data=data,
             ir=ir,
             vi=vi,

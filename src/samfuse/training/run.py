@@ -62,6 +62,7 @@ def train(
     *,
     out: str | Path,
     profile: str = "cpu",
+    overrides: dict[str, str] | None = None,
     data: str | None = "train",
     ir: str | Path | None = None,
     vi: str | Path | None = None,
@@ -81,6 +82,9 @@ def train(
 ) -> tuple[TrainResult, int]:
     """Train ``task`` (a registered name, ``module:Class``, or a class) into the run folder ``out``.
 
+    ``profile`` names one of the task's profiles; ``overrides`` sets some of its fields from text
+    (:meth:`Profile.override`, the CLI's ``--set KEY=VALUE``).
+
     Returns ``(result, problems)``: ``problems`` counts the pairs left out as bad input (each reported once
     through ``on_error`` in the main process). Raises :class:`InputError` subclasses (one line) for bad
     options, :class:`~samfuse.training.TrainingInterrupted` after saving on Ctrl-C.
@@ -95,6 +99,8 @@ def train(
         if not task_cls.name:  # an unregistered class given directly
             task_cls.name = f"{task_cls.__module__}:{task_cls.__qualname__}"
         prof = task_cls.get_profile(profile)
+        if overrides:
+            prof = prof.override(overrides)
         product = task_cls.mask_product(prof)
         if product is None and masks is not None:
             raise InputError(f"--masks {masks}: task {task_cls.name!r} trains without masks")
@@ -122,6 +128,7 @@ def train(
             "task": task_cls.name,
             "profile": profile,
             "profile_values": prof.to_dict(),
+            "overrides": dict(sorted((overrides or {}).items())),
             "data": data_desc,
             "masks": None if source is None else source.params(),
             "seed": int(seed),

@@ -97,6 +97,49 @@ class Profile:
         """JSON-able values (tuples become lists), as saved in the run config."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
+    def override(self, items: Mapping[str, str]) -> Profile:
+        """A copy with fields set from text (``samfuse train --set KEY=VALUE``).
+
+        Values are read as JSON when they parse (``3``, ``1e-4``, ``true``, ``null``, ``[160, 160]``), else kept
+        as text (a path); lists become tuples. One-line :class:`InputError` for an unknown field or a value of
+        the wrong type.
+        """
+        import json
+        import typing
+
+        fields = {f.name for f in dataclasses.fields(self)}
+        hints = typing.get_type_hints(type(self))
+        changes: dict[str, Any] = {}
+        for key, text in items.items():
+            name = key.replace("-", "_")
+            if name not in fields:
+                raise InputError(f"--set {key}: not a field of this profile ({', '.join(sorted(fields))})")
+            try:
+                value: Any = json.loads(text)
+            except ValueError:
+                value = text
+            if isinstance(value, list):
+                value = tuple(value)
+            typ = hints.get(name)
+            hint = getattr(typ, "__name__", str(typ)) if typ is not None else ""
+            if isinstance(value, int) and not isinstance(value, bool) and "float" in hint and "int" not in hint:
+                value = float(value)
+            ok = {
+                bool: "bool" in hint,
+                int: "int" in hint,
+                float: "float" in hint,
+                str: "str" in hint or "Path" in hint,
+                tuple: "tuple" in hint,
+                type(None): "None" in hint,
+            }.get(type(value), False)
+            if not ok:
+                raise InputError(f"--set {key}={text}: expected {hint or 'another type'}")
+            changes[name] = value
+        try:
+            return dataclasses.replace(self, **changes)
+        except (TypeError, ValueError) as err:
+            raise InputError(f"--set: {' '.join(str(err).split())}") from None
+
 
 class Step(NamedTuple):
     """Where a training step is: ``step`` (global batch counter from 0, the same in every process),
