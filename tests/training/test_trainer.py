@@ -137,7 +137,7 @@ def test_cli_train_resume_interrupt_and_refusals(pair_dirs, tmp_path: Path) -> N
     code, err = cli(*base, "--out", str(tmp_path / "r"), "--resume", "--profile", "steps")
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and "profile was" in err
     code, err = cli(*base, "--out", str(tmp_path / "r"), "--resume", "--set", "lr=0.02")
-    assert code == 2 and err.endswith(": overrides.lr is new (\"0.02\")\n") and err.count("\n") == 1
+    assert code == 2 and err.endswith(': overrides.lr is new ("0.02")\n') and err.count("\n") == 1
     code, err = cli(*base, "--out", str(tmp_path / "r"), "--resume")
     assert code == 0 and err.strip().startswith("finished: 6 steps")
     code, err = cli(*base, "--out", str(tmp_path / "s"), "--set", "lr=fast")
