@@ -174,3 +174,21 @@ def test_train_help_does_not_load_torch() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+def test_periodic_checkpoints_keep_one_complete_folder(pair_dirs, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "run"
+    run(pair_dirs, out, checkpoint_minutes=0, max_steps=3)  # 0 minutes: after every step
+    events = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in events if e.get("event") == "checkpoint"] == [1, 2, 3]
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["step-00000003"]
+
+
+def test_a_damaged_checkpoint_is_refused_in_one_line(pair_dirs, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "run"
+    run(pair_dirs, out, max_steps=2)
+    damaged = out / "checkpoints" / "step-00000002" / "weights" / "teacher.safetensors"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    with pytest.raises(Exception, match=r"teacher\.safetensors: not a readable safetensors file") as info:
+        run(pair_dirs, out, resume=True)
+    assert "\n" not in str(info.value)
