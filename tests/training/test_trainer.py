@@ -192,3 +192,18 @@ def test_a_damaged_checkpoint_is_refused_in_one_line(pair_dirs, tmp_path: Path) 
     with pytest.raises(Exception, match=r"teacher\.safetensors: not a readable safetensors file") as info:
         run(pair_dirs, out, resume=True)
     assert "\n" not in str(info.value)
+
+
+def test_cli_trains_on_the_named_set_train(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    code, err = cli("toy_training:ToyTask", "--data", "train", "--profile", "steps", "--max-steps", "1",
+                    "--out", str(out), "--no-progress")  # fmt: skip
+    assert code == 0, err
+    run_config = json.loads((out / "config.json").read_text())["run"]
+    assert run_config["data"] == {"name": "train"} and run_config["profile_values"]["steps"] == 5
+    assert steps_logged(out) == [1]
+    from samfuse.data import get_dataset
+
+    member = get_dataset("msrs-train").pairs[0].ir.parent
+    code, err = cli("toy_training:ToyTask", "--data", "train", "--out", str(member), "--no-progress")
+    assert code == 2 and err.startswith(f"error: {member}: --out is the input folder") and err.count("\n") == 1
