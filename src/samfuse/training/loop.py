@@ -247,17 +247,17 @@ class Trainer:
                         bar.update()
                         if self.progress and counts:
                             bar.set_postfix({k: f"{sums[k] / counts[k]:.4g}" for k in sorted(sums)}, refresh=False)
-                        if state.step % log_every == 0 or state.step == stop:
-                            last = self._log_window(sums, counts, info)
-                            sums, counts = {}, {}
                         due = self.checkpoint_minutes * 60 <= time.monotonic() - last_save and ctx.is_main
-                        # one collective per step: every process stops, saves or fails at the same step
+                        # one collective per step: every process fails, logs, saves or stops at the same step
                         stop_now, save_now, failed = all_reduce_max(
                             [float(flag.set), float(due), float(bool(bad))], ctx.device
                         )
                         if failed:
                             raise TrainingError(bad or f"step {info.step}: a non-finite value in another process")
-                        if stop_now:
+                        if state.step % log_every == 0 or state.step == stop:
+                            last = self._log_window(sums, counts, info)
+                            sums, counts = {}, {}
+                        if stop_now and state.step < stop:
                             bar.set_description(f"train {self.task.name}: saving")
                             checkpoint = self.save()
                             self.log_event("interrupted")
@@ -267,6 +267,8 @@ class Trainer:
                             last_save = time.monotonic()
                         if state.step >= stop or info.last_in_epoch:
                             break
+                    else:  # the loader ran dry before the epoch's last batch: the dataset changed under us
+                        raise TrainingError(f"epoch {epoch}: the data ran out at step {state.step}")
         finally:
             bar.close()
         state.finished = state.step >= state.total_steps
