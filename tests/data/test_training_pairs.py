@@ -135,10 +135,13 @@ def test_cached_masks_compute_once_and_feed_the_products(tmp_path: Path) -> None
         ds.set_epoch(epoch)
         m = ds[2]["masks"]
         assert m.shape == (6, 96, 128)
-        assert float(m[2].abs().sum()) == 0.0 and float(m[5].abs().sum()) == 0.0  # 2 masks: slot 3 empty
+        assert bool((m[2] == 1).all()) and bool((m[5] == 1).all())  # 2 pairs only: slot 3 is all ones
         g = ds[2]["vi"][1] * 255
         assert torch.equal(m[3] > 0.5, g > 60.5)  # VIS rank-1 mask is (G > 60), cropped like the image
     assert provider.calls == 6  # epochs never ran the provider
+    zeros = CachedMasks(provider, tmp_path, TopKPairs(k=3, empty="zeros"))
+    m = TrainingPairs(PAIRS, crop=(96, 128), seed=0, masks=zeros)[2]["masks"]
+    assert float(m[2].sum()) == 0.0 and float(m[5].sum()) == 0.0
     two = CachedMasks(provider, tmp_path, ModalityMasks(min_share=0.0, max_share=1.0))
     m = TrainingPairs(PAIRS, crop=(96, 128), masks=two)[0]["masks"]
     assert m.shape == (2, 96, 128) and set(m.unique().tolist()) <= {0.0, 1.0}

@@ -41,21 +41,29 @@ class MaskProduct(Protocol):
 class TopKPairs:
     """SAGE: :func:`~samfuse.semantics.top_k_pairs` as ``2k`` channels, ``[ir_1 … ir_k, vi_1 … vi_k]`` (bool).
 
-    A slot without a valid pair is all zeros (SAGE then uses the unmasked image in that slot); the cache keeps
-    the ``limit`` largest masks (SAGE caches 20).
+    A slot without a valid pair is filled with ``empty``: ``"ones"`` (default) so that ``image · mask`` is
+    SAGE's input in every slot, the unmasked image where a pair is missing (design/sage.md §3), and this
+    survives cropping (a valid mask that happens to be empty inside a crop stays zeros there); ``"zeros"``
+    leaves such slots empty. The cache keeps the ``limit`` largest masks (SAGE caches 20).
     """
 
-    def __init__(self, k: int = 4, limit: int | None = 20) -> None:
-        self.k, self.limit = int(k), limit
+    def __init__(self, k: int = 4, limit: int | None = 20, *, empty: str = "ones") -> None:
+        if empty not in ("ones", "zeros"):
+            raise ValueError("empty must be 'ones' or 'zeros'")
+        self.k, self.limit, self.empty = int(k), limit, empty
         self.channels = 2 * self.k
         self.top_k = limit
 
     def params(self) -> dict[str, Any]:
-        return {"product": "top_k_pairs", "k": self.k, "limit": self.limit}
+        return {"product": "top_k_pairs", "k": self.k, "limit": self.limit, "empty": self.empty}
 
     def __call__(self, ir: MaskSet, vi: MaskSet, ir_image: np.ndarray, vi_image: np.ndarray) -> np.ndarray:
         pairs = top_k_pairs(ir, vi, self.k, limit=self.limit)
-        return np.concatenate([pairs.ir, pairs.vi], axis=0)
+        out = np.concatenate([pairs.ir, pairs.vi], axis=0)
+        if self.empty == "ones":
+            missing = np.concatenate([~pairs.valid, ~pairs.valid])
+            out[missing] = True
+        return out
 
 
 class ModalityMasks:
