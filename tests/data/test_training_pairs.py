@@ -75,7 +75,11 @@ def test_randomness_is_a_function_of_seed_epoch_index() -> None:
 
 
 def test_masks_move_with_the_images_through_crop_flips_and_padding() -> None:
-    ds = TrainingPairs(PAIRS, crop=(192, 256), seed=0, vflip=True, masks=bright)
+    def half_ir(index: int, p: Pair, ir_raw: np.ndarray, vi_raw: np.ndarray) -> np.ndarray:
+        ir = ir_raw if ir_raw.ndim == 2 else ir_raw[..., 0]
+        return ir[None].astype(np.float32) / 510  # an "extra" input: IR / 2
+
+    ds = TrainingPairs(PAIRS, crop=(192, 256), seed=0, vflip=True, masks=bright, extras={"half": half_ir})
     for epoch in range(3):
         ds.set_epoch(epoch)
         for i in range(len(ds)):
@@ -84,6 +88,7 @@ def test_masks_move_with_the_images_through_crop_flips_and_padding() -> None:
             # the mask recomputed from the cropped pixels equals the cropped mask: same window, same flips
             assert torch.equal(s["masks"][0] > 0.5, s["ir"][0] * 255 > 127.5)
             assert torch.equal(s["masks"][1] > 0.5, s["vi"][0] * 255 > 127.5)
+            torch.testing.assert_close(s["half"], s["ir"] / 2)  # extras follow the same window and flips
 
 
 def test_images_smaller_than_the_crop_are_padded_or_skipped() -> None:

@@ -27,7 +27,7 @@ Decisions (see docs/training.md):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -51,7 +51,9 @@ class TrainingPairs(Dataset):
     """Random crops + flips of registered pairs, with masks moved together (see the module docstring).
 
     ``crop``: (h, w), or None for whole images (batches of one when sizes differ). ``masks``: a
-    :data:`MaskSource` such as :class:`samfuse.data.masks.CachedMasks`, or None.
+    :data:`MaskSource` such as :class:`samfuse.data.masks.CachedMasks`, or None. ``extras``: further
+    per-image (C, H, W) arrays by name, cropped and flipped with the images and returned under that name as
+    float32 (e.g. SGDFuse's stage-1 output F1 computed once at full resolution).
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class TrainingPairs(Dataset):
         hflip: bool = True,
         vflip: bool = False,
         masks: MaskSource | None = None,
+        extras: Mapping[str, MaskSource] | None = None,
         small: Literal["pad", "skip"] = "pad",
         value_range: ValueRange = None,
     ) -> None:
@@ -73,6 +76,10 @@ class TrainingPairs(Dataset):
         self.crop = None if crop is None else (int(crop[0]), int(crop[1]))
         self.seed, self.hflip, self.vflip = int(seed), bool(hflip), bool(vflip)
         self.masks, self.small, self.value_range = masks, small, value_range
+        self.extras = dict(extras or {})
+        reserved = {"ir", "vi", "vi_y", "masks", "index", "stem"} & set(self.extras)
+        if reserved:
+            raise ValueError(f"extras may not be named {sorted(reserved)}")
         self.epoch = 0
         self.problems: list[str] = []  # bad pairs (unreadable, sizes differ, too small to use): errors
         self.skipped: list[str] = []  # pairs smaller than the crop with small="skip": a choice, not an error
@@ -146,11 +153,13 @@ class TrainingPairs(Dataset):
         pair = self.pairs[index]
         ir_raw, vi_raw = read_raw(pair.ir), read_raw(pair.vi)
         arrays = [ir_raw, vi_raw]
-        if self.masks is not None:
-            m = np.asarray(self.masks(index, pair, ir_raw, vi_raw))
+        names = (["masks"] if self.masks is not None else []) + list(self.extras)
+        sources = ([self.masks] if self.masks is not None else []) + list(self.extras.values())
+        for name, source in zip(names, sources, strict=True):
+            m = np.asarray(source(index, pair, ir_raw, vi_raw))
             if m.ndim != 3 or m.shape[1:] != ir_raw.shape[:2]:
                 shape = f"(C, {ir_raw.shape[0]}, {ir_raw.shape[1]})"
-                raise InputError(f"{pair.ir}: masks have shape {m.shape}, expected {shape}")
+                raise InputError(f"{pair.ir}: {name} have shape {m.shape}, expected {shape}")
             arrays.append(m)
         rng = self.rng(index)
         arrays = self._window(arrays, rng)
@@ -160,13 +169,13 @@ class TrainingPairs(Dataset):
             ir = ir[..., 0] if ir_grey else 0.299 * ir[..., 0] + 0.587 * ir[..., 1] + 0.114 * ir[..., 2]
         if vi.ndim == 2:
             vi = np.repeat(vi[:, :, None], 3, axis=2)
-        masks = arrays[2].astype(np.float32) if len(arrays) > 2 else None
+        chans = [a.astype(np.float32) for a in arrays[2:]]  # masks and extras, channel-first
         if self.hflip and rng.random() < 0.5:
             ir, vi = ir[:, ::-1], vi[:, ::-1]
-            masks = None if masks is None else masks[:, :, ::-1]
+            chans = [c[:, :, ::-1] for c in chans]
         if self.vflip and rng.random() < 0.5:
             ir, vi = ir[::-1], vi[::-1]
-            masks = None if masks is None else masks[:, ::-1]
+            chans = [c[:, ::-1] for c in chans]
         from samfuse.io.colour import luma
 
         vi_t = torch.from_numpy(np.ascontiguousarray(vi.transpose(2, 0, 1), dtype=np.float32))
@@ -177,6 +186,6 @@ class TrainingPairs(Dataset):
             "index": int(index),
             "stem": self.pairs[index].stem,
         }
-        if masks is not None:
-            sample["masks"] = torch.from_numpy(np.ascontiguousarray(masks))
+        for name, c in zip(names, chans, strict=True):
+            sample[name] = torch.from_numpy(np.ascontiguousarray(c))
         return sample

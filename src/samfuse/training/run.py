@@ -163,6 +163,7 @@ def train(
             hflip=prof.hflip,
             vflip=prof.vflip,
             masks=source,
+            extras=task_cls.extra_inputs(prof),
             small="skip" if prof.small == "skip" else "pad",
         )
         for line in dataset.problems:

@@ -52,6 +52,7 @@ from samfuse.io import InputError
 
 if TYPE_CHECKING:
     from samfuse.data.masks import MaskProduct
+    from samfuse.data.training import MaskSource
 
 __all__ = [
     "Profile",
@@ -231,6 +232,13 @@ class TrainingTask:
         When not None, every batch has ``batch["masks"]`` (B, C, h, w) float32, cropped with the images.
         """
         return None
+
+    @classmethod
+    def extra_inputs(cls, profile: Profile) -> dict[str, MaskSource]:
+        """Further per-image inputs by name (``(index, pair, ir_raw, vi_raw) -> (C, H, W)``), cropped and
+        flipped with the images: ``batch[name]`` (B, C, h, w) float32. Default: none. Computed when a sample
+        is loaded; cache inside the source if it is expensive (e.g. a frozen network's full-size output)."""
+        return {}
 
     # -- what the loop saves ----------------------------------------------------------------------------
     def modules(self) -> dict[str, nn.Module]:
