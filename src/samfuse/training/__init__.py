@@ -1,5 +1,6 @@
-"""Training: a small reusable loop (checkpoints, resume, progress, log, DDP, Ctrl-C) and the task interface
-through which each method plugs in its networks, optimisers and step. See docs/training.md.
+"""Training: a small reusable loop (checkpoints, resume, progress, log, DDP, Ctrl-C), the task interface
+through which each method plugs in its networks, optimisers and step (built-in tasks in
+``samfuse.training.tasks``), and each method's losses (``samfuse.training.losses``). See docs/training.md.
 
 >>> from samfuse.training import train
 >>> result, problems = train("my-task", out="runs/a", profile="cpu", data="train")   # doctest: +SKIP
