@@ -1,0 +1,1 @@
+"""Training of the fusion networks: losses (``samfuse.training.losses``) and the training loop."""
