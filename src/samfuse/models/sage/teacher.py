@@ -158,7 +158,11 @@ def masked_image_tensors(
 
 
 class SageTeacher(FusionMethod):
-    """The SAGE teacher as a fusion method: ``forward(ir, vi_y, masks)``, masks = ``top_k_pairs`` (k = 4)."""
+    """The SAGE teacher as a fusion method: ``forward(ir, vi_y, masks)``, masks = ``top_k_pairs`` (k = 4).
+
+    ``masks``: one :class:`MaskPairs` per image of the batch (a single one for a batch of one). The output is
+    clamped to [0, 1] (the method contract); :class:`SageTeacherNet` itself returns the raw values for training.
+    """
 
     consumes = "y"
     needs_masks = "top_k_pairs"
@@ -171,7 +175,7 @@ class SageTeacher(FusionMethod):
         if masks is None:
             raise ValueError("sage-teacher needs top_k_pairs masks (4 rank pairs) and none were given")
         vm, im = masked_image_tensors(masks, ir, vi)
-        return cast(torch.Tensor, self.net(vi, ir, vm, im))
+        return cast(torch.Tensor, self.net(vi, ir, vm, im)).clamp(0.0, 1.0)
 
 
 def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:

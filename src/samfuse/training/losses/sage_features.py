@@ -132,7 +132,8 @@ class SamTwoBlocks(_Frozen):
 def sam_two_blocks_from_state_dict(sd: dict[str, torch.Tensor], name: str = "state dict") -> SamTwoBlocks:
     """:class:`SamTwoBlocks` with the weights of a SAM ViT-B state dict (see :func:`load_sam_two_blocks`);
     ``name`` (the file) starts the one-line ``ValueError`` on a mismatch."""
-    model = SamTwoBlocks()
+    with torch.device("meta"):  # names and shapes only: no memory, no random initialisation
+        model = SamTwoBlocks()
     own = model.state_dict()
     enc = {k[len(SAM_PREFIX) :]: v for k, v in sd.items() if k.startswith(SAM_PREFIX)}
     if not enc and all(k in sd for k in own):
@@ -148,7 +149,7 @@ def sam_two_blocks_from_state_dict(sd: dict[str, torch.Tensor], name: str = "sta
             else f"{SAM_PREFIX}{wrong[0]} is {tuple(enc[wrong[0]].shape)}, ViT-B needs {tuple(own[wrong[0]].shape)}"
         )
         raise ValueError(f"{name}: not a SAM ViT-B checkpoint: {what}")
-    model.load_state_dict({k: enc[k] for k in own}, strict=True)
+    model.load_state_dict({k: enc[k].to(torch.float32) for k in own}, strict=True, assign=True)
     model.freeze()
     return model
 
