@@ -107,6 +107,9 @@ class SageTeacherNet(nn.Module):
         """Fused luminance (B, 1, H, W); with ``return_taps`` also the five 32-ch taps at the student's sizes."""
         if vm.shape[1] != self.mask_num or im.shape[1] != self.mask_num:
             raise ValueError(f"expected {self.mask_num} masked images per modality, got {vm.shape[1]}, {im.shape[1]}")
+        if not (y.shape == ir.shape and y.shape[1] == 1 and vm.shape[-2:] == im.shape[-2:] == y.shape[-2:]):
+            shapes = ", ".join(str(tuple(t.shape)) for t in (y, ir, vm, im))
+            raise ValueError(f"y, ir (B,1,H,W) and vm, im (B,{self.mask_num},H,W) must share B, H, W; got {shapes}")
         h, w = y.shape[-2:]
         y, ir, vm, im = (_pad_to_multiple(t, MULTIPLE) for t in (y, ir, vm, im))
 
