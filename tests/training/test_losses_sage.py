@@ -240,3 +240,15 @@ def test_sam_mismatch_fails_loudly_in_one_line(sam_state) -> None:
             sam_two_blocks_from_state_dict(state, "sam.pth")
         msg = str(err.value)
         assert msg.startswith("sam.pth: ") and reason in msg and "\n" not in msg
+
+
+def test_contrastive_gradient_only_where_a_masked_image_is_non_zero(batch) -> None:
+    o = batch["other"].clone().requires_grad_()
+    vm, im = batch["vm"].clone(), batch["im"].clone()
+    vm[..., :, : W // 2] = 0  # the left half is outside every mask of both modalities
+    im[..., :, : W // 2] = 0
+    cs = contrastive_semantic_loss(o, batch["y"] * 0.8, batch["y"], batch["ir"], vm, im, FilterBankFeatures())
+    cs.backward()
+    assert torch.isfinite(o.grad).all()
+    assert o.grad[..., : W // 2].abs().max() == 0
+    assert o.grad[..., W // 2 :].abs().sum() > 0
