@@ -40,7 +40,14 @@ from samfuse.semantics.products import MaskPairs
 
 from .spa import SPAStage
 
-__all__ = ["SageTeacherNet", "SageTeacher", "masked_image_tensors", "load_state_dict_file", "NO_WEIGHTS"]
+__all__ = [
+    "SageTeacherNet",
+    "SageTeacher",
+    "masked_image_tensors",
+    "load_state_dict_file",
+    "load_teacher_weights",
+    "NO_WEIGHTS",
+]
 
 #: what ``build("sage-teacher")`` says without weights
 NO_WEIGHTS = "sage-teacher: no weights; train them with `samfuse train sage` (coming) or pass --weights FILE"
