@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "data": "samfuse.cli.data:data_group",
     "masks": "samfuse.cli.masks:masks_command",
     "eval": "samfuse.cli.eval:eval_command",
+    "export": "samfuse.cli.export:export_command",
 }
 
 

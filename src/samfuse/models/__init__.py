@@ -4,6 +4,7 @@ Importing this package registers every method shipped with samfuse.
 """
 
 from samfuse.models import baselines as _baselines  # noqa: F401  (registers the baselines)
+from samfuse.models import sage as _sage  # noqa: F401  (registers sage-student)
 from samfuse.models.base import FusionMethod
 from samfuse.models.registry import build, list_methods, register
 
