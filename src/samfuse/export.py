@@ -6,7 +6,9 @@ the TorchScript-based exporter (no onnxscript dependency) at opset ≥ 17 with d
 The method's facts (name, what it consumes, weights file and sha256, its model-card lines, samfuse version) are
 stored in the file's ``metadata_props`` under ``samfuse.*`` keys; :class:`OnnxMethod` reads them back.
 
-Methods that need masks are not exported yet (their mask inputs have no fixed layout across methods).
+Methods that need masks are not exported yet (their mask inputs have no fixed layout across methods). Every
+export is run through onnxruntime at two other sizes and compared with PyTorch before it is written; a method whose
+computation depends on the size in Python (``laplacian`` picks its pyramid depth from it) is refused.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def export_onnx(
             dynamic_axes={"ir": axes, "vi": axes, OUTPUT: axes},
         )
     model = onnx.load_from_string(buf.getvalue())
+    _verify(model.SerializeToString(), method, name)
     onnx.helper.set_model_props(model, {META_PREFIX + k: v for k, v in method_facts(method, name).items()})
     model.doc_string = f"samfuse {__version__}: {name}"
     onnx.checker.check_model(model)
@@ -115,6 +118,32 @@ def export_onnx(
     path = Path(path)
     atomic_write(path, lambda fh: fh.write(data))
     return path
+
+
+#: Sizes (H, W) at which an export is checked against PyTorch: odd, and large enough that size-dependent Python
+#: control flow frozen by tracing (e.g. a pyramid depth chosen from the size) shows up as a difference.
+VERIFY_SIZES = ((61, 83), (331, 509))
+VERIFY_ATOL = 1e-4
+
+
+def _verify(data: bytes, method: FusionMethod, name: str) -> None:
+    """Run the traced graph at :data:`VERIFY_SIZES` and refuse the export unless it matches ``forward_raw``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    gen = torch.Generator().manual_seed(1)
+    for h, w in VERIFY_SIZES:
+        ir = torch.rand(1, 1, h, w, generator=gen)
+        vi = torch.rand(1, 1 if method.consumes == "y" else 3, h, w, generator=gen)
+        with torch.inference_mode():
+            want = method.forward_raw(ir, vi).numpy()
+        (got,) = session.run([OUTPUT], {"ir": ir.numpy(), "vi": vi.numpy()})
+        err = float(np.abs(got - want).max()) if got.shape == want.shape else float("inf")
+        if not err <= VERIFY_ATOL:
+            raise ExportError(
+                f"{name}: the exported graph does not reproduce the method at {w}×{h} (max difference {err:.3g}); "
+                "its computation depends on the image size in a way tracing cannot keep, so it is not exportable"
+            )
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
