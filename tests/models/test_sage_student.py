@@ -74,7 +74,9 @@ def test_folded_equals_unfolded_on_a_real_crop(net: SageStudentNet) -> None:
     ir, y = real_crop("MSRS/ir/00004N.png", "MSRS/vi/00004N.png", (slice(150, 246), slice(200, 328)))
     with torch.inference_mode():
         a, b = net(y, ir), folded(y, ir)
+        c = build_student(OFFICIAL).forward_raw(ir, y)  # the method: folded and channels-last
     assert (a - b).abs().max().item() <= 1e-5
+    assert (a - c).abs().max().item() <= 1e-5
     assert a.std() > 0.05  # a real picture, not a flat output
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules()) == 17  # training module untouched

