@@ -49,7 +49,7 @@ def test_export_a_baseline_and_run_it(tmp_path: Path) -> None:
 
 def test_size_dependent_method_is_refused(tmp_path: Path) -> None:
     code, err = run("export", "--method", "laplacian", "--out", str(tmp_path / "lap.onnx"))
-    assert code == 2 and "does not reproduce the method at 509×331" in err and err.count("\n") == 1
+    assert code == 2 and "does not reproduce the method at 201×133" in err and err.count("\n") == 1
     assert not (tmp_path / "lap.onnx").exists()
 
 
