@@ -167,6 +167,9 @@ class OnnxMethod(FusionMethod):
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # Like OMP_WAIT_POLICY=PASSIVE for torch: idle pool threads sleep instead of spinning, so the I/O worker
+        # threads of `samfuse fuse` (and other processes) get the cores (faster on the loaded 2-core VM).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         try:
