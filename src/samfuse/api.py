@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from samfuse.io.colour import ColorPath
 from samfuse.io.reading import ValueRange
 from samfuse.pipeline import FusionPipeline, ResizeTo
 
@@ -22,12 +23,15 @@ def fuse(
     resize_to: ResizeTo = None,
     value_range: ValueRange = None,
     masks: Any = None,
+    color: ColorPath = "ycbcr",
 ) -> np.ndarray:
     """Fuse an infrared and a visible image given as arrays.
 
     ``ir``: H×W (or grey-as-H×W×3); ``vi``: H×W grey or H×W×3 RGB; uint8, uint16 or float in [0, 1].
     Returns float32 in [0, 1]: H×W×3 RGB if ``vi`` is colour and ``gray`` is false, else H×W.
+    ``color="opencv"``: the SAGE authors' colour path (OpenCV YCrCb on 8-bit input, their inverse, their
+    ``x·255 + 0.5`` truncation); the result is then uint8 (see :mod:`samfuse.pipeline`).
     For many pairs, build a :class:`samfuse.pipeline.FusionPipeline` once and call ``fuse_arrays``.
     """
-    pipeline = FusionPipeline(method, weights, device, gray, resize_to, value_range)
+    pipeline = FusionPipeline(method, weights, device, gray, resize_to, value_range, color=color)
     return pipeline.fuse_arrays(ir, vi, masks=masks)

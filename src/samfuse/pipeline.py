@@ -3,6 +3,13 @@
 Colour rule: a method that consumes luminance gets IR and the visible Y (BT.601 YCbCr via kornia); the visible
 Cb/Cr are re-attached to the fused Y, so the output is colour whenever the visible input is. With ``gray=True``
 (or a grey visible image) only the fused Y is returned. A colour IR image is reduced to its Y first.
+
+``color="opencv"`` runs the SAGE authors' colour path instead (``samfuse.io.colour``, design/sage.md §6): both
+images are 8-bit (as their script reads them), the visible goes through OpenCV's YCrCb, the method's raw output
+(:meth:`~samfuse.models.base.FusionMethod.forward_raw`, not clamped) goes back through their inverse matrix, and
+the result is quantised once, their way (``x·255 + 0.5``, clamp, truncate): ``fuse_arrays`` then returns uint8,
+which ``write_image`` stores unchanged. As in their script, a grey visible image is taken as three equal channels
+(Cr = Cb = 128), so the output is RGB unless ``gray=True``.
 """
 
 from __future__ import annotations
@@ -15,7 +22,16 @@ import cv2
 import numpy as np
 import torch
 
-from samfuse.io import MIN_SIDE, InputError, Pair, is_grey, merge_luma, read_raw, split_luma, to_unit_float
+from samfuse.io import MIN_SIDE, InputError, Pair, is_grey, merge_luma, read_raw, split_luma, to_uint8, to_unit_float
+from samfuse.io.colour import (
+    COLOR_PATHS,
+    ColorPath,
+    authors_to_uint8,
+    authors_ycrcb_to_rgb,
+    opencv_grey,
+    opencv_ycrcb,
+    unit_tensor,
+)
 from samfuse.io.reading import ValueRange
 from samfuse.models import build
 from samfuse.models.base import FusionMethod
@@ -70,7 +86,11 @@ class FusionPipeline:
         gray: bool = False,
         resize_to: ResizeTo = None,
         value_range: ValueRange = None,
+        color: ColorPath = "ycbcr",
     ) -> None:
+        if color not in COLOR_PATHS:
+            raise ValueError(f"unknown colour path {color!r} (use one of: {', '.join(COLOR_PATHS)})")
+        self.color = color
         self.device = torch.device(device)
         self.method = method if isinstance(method, FusionMethod) else build(method, weights, self.device)
         self.gray = gray
@@ -79,7 +99,8 @@ class FusionPipeline:
 
     @torch.inference_mode()
     def fuse_arrays(self, ir: Any, vi: Any, masks: Any = None, names: Sequence[str] = ("IR", "VIS")) -> np.ndarray:
-        """Fuse one pair of images given as arrays; returns float32 in [0, 1] (H×W, or H×W×3 for colour).
+        """Fuse one pair of images given as arrays; returns float32 in [0, 1] (H×W, or H×W×3 for colour), or
+        uint8 with ``color="opencv"`` (the authors' quantisation; see the module docstring).
 
         Raises :class:`InputError` (naming ``names``) for mismatched sizes without ``resize_to``, or an image
         smaller than ``MIN_SIDE`` pixels a side.
@@ -103,6 +124,8 @@ class FusionPipeline:
                 )
         if self.method.needs_masks is not None and masks is None:
             raise InputError(f"{names[0]}: method needs {self.method.needs_masks} masks and none were given")
+        if self.color == "opencv":
+            return self._fuse_opencv(to_uint8(ir_a), to_uint8(vi_a), masks)  # lossless for 8-bit input
         ir_t, vi_t = _to_tensor(ir_a, self.device), _to_tensor(vi_a, self.device)
         if ir_t.shape[1] == 3:
             ir_t = split_luma(ir_t)[0]
@@ -121,8 +144,27 @@ class FusionPipeline:
                 out = split_luma(out)[0]
         return _to_array(out)
 
-    def fuse_pair(self, pair: Pair) -> np.ndarray:
-        """Read a file pair and fuse it (see :meth:`fuse_arrays`); errors name the files."""
-        ir = read_raw(pair.ir)
-        vi = read_raw(pair.vi)
+    def _fuse_opencv(self, ir_u8: np.ndarray, vi_u8: np.ndarray, masks: Any) -> np.ndarray:
+        """The authors' colour path on 8-bit arrays (H×W or H×W×3 RGB) → uint8."""
+        ir_t = unit_tensor(opencv_grey(ir_u8)).to(self.device)
+        vi3 = vi_u8 if vi_u8.ndim == 3 else np.repeat(vi_u8[:, :, None], 3, axis=2)
+        if self.method.consumes == "y":
+            ycrcb = unit_tensor(opencv_ycrcb(vi3)).to(self.device)
+            fused = self.method.forward_raw(ir_t, ycrcb[:, :1], masks=masks)
+            out = fused if self.gray else authors_ycrcb_to_rgb(fused, ycrcb[:, 1:])
+        else:
+            out = self.method(ir_t, unit_tensor(vi3).to(self.device), masks=masks)
+            if self.gray:
+                out = split_luma(out.clamp(0.0, 1.0))[0]
+        return authors_to_uint8(out)
+
+    @staticmethod
+    def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+        """Decode a file pair (see :func:`samfuse.io.read_raw`); safe to call from worker threads."""
+        return read_raw(pair.ir), read_raw(pair.vi)
+
+    def fuse_pair(self, pair: Pair, raw: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Read a file pair (unless ``raw``, its already decoded arrays, is given) and fuse it (see
+        :meth:`fuse_arrays`); errors name the files."""
+        ir, vi = self.read_pair(pair) if raw is None else raw
         return self.fuse_arrays(ir, vi, names=(str(pair.ir), str(pair.vi)))

@@ -157,11 +157,11 @@ def test_interrupt_keeps_outputs_and_a_rerun_continues(tmp_path: Path, monkeypat
     real = FusionPipeline.fuse_pair
     calls = {"n": 0}
 
-    def interrupt_on_third(self: FusionPipeline, pair):  # type: ignore[no-untyped-def]
+    def interrupt_on_third(self: FusionPipeline, pair, *raw):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        return real(self, pair)
+        return real(self, pair, *raw)
 
     monkeypatch.setattr(FusionPipeline, "fuse_pair", interrupt_on_third)
     args = ("fuse", "--ir", str(DATASETS / "TNO/ir"), "--vi", str(DATASETS / "TNO/vi"), "--out", str(tmp_path))

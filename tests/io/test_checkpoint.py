@@ -128,6 +128,14 @@ def test_not_a_checkpoint_at_all(tmp_path: Path) -> None:
     assert_one_line(err, path, "not a PyTorch checkpoint")
 
 
+def test_other_formats_are_not_a_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / "photo.pt"
+    path.write_bytes((REFERENCE.parent / "datasets/TNO/ir/01.png").read_bytes())
+    with pytest.raises(CheckpointError) as err:
+        load_state_dict(path)
+    assert_one_line(err, path, "not a PyTorch checkpoint (neither a zip archive nor a pickle")
+
+
 def test_pickled_module_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "module.pt"
     torch.save(small_model(), path)  # a full pickled nn.Module: weights_only refuses to build it

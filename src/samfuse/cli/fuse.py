@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,38 +19,106 @@ if TYPE_CHECKING:
     from samfuse.pipeline import FusionPipeline
 
 
-def build_pipeline(method: str, weights: str | None, device: str, **options: Any) -> FusionPipeline:
-    """Build the fusion pipeline, or end the command with one line naming the method and the reason."""
+def build_pipeline(
+    method: str, weights: str | None, device: str, *, backend: str = "torch", **options: Any
+) -> FusionPipeline:
+    """Build the fusion pipeline, or end the command with one line naming the method and the reason.
+
+    ``backend="onnx"``: the method runs through onnxruntime (``--weights`` may then be an exported ``.onnx``
+    file; otherwise the method is exported once into the cache folder, see :func:`samfuse.export.onnx_method`).
+    """
     from samfuse.pipeline import FusionPipeline  # torch import kept out of `samfuse --help`
 
     try:
+        if backend == "onnx":
+            from samfuse.export import onnx_method
+
+            if device != "cpu":
+                fail(f"--backend onnx runs on the CPU (got --device {device})")
+            return FusionPipeline(onnx_method(method, weights), None, device, **options)
         return FusionPipeline(method, weights, device, **options)
     except (KeyError, ValueError, OSError, InputError) as err:
         fail(f"--method {method}: {err.args[0] if err.args else err}")
 
 
+#: Worker threads that decode inputs and encode/write outputs while the method runs (OpenCV releases the GIL).
+IO_THREADS = 2
+
+
 def fuse_into(
-    pipeline: FusionPipeline, pairs: Sequence[Pair], out: Path, report: BatchReport, *, overwrite: bool, desc: str
+    pipeline: FusionPipeline,
+    pairs: Sequence[Pair],
+    out: Path,
+    report: BatchReport,
+    *,
+    overwrite: bool,
+    desc: str,
+    io_threads: int = IO_THREADS,
 ) -> None:
     """Fuse each pair into ``out/<stem>.png`` (atomic writes), recording done / failed / skipped in ``report``.
 
     An existing output is skipped unless ``overwrite``. A bad pair is one line in the report, never a traceback,
-    and the other pairs go on.
+    and the other pairs go on. Decoding of the next pairs and PNG encoding/writing of finished ones run in
+    ``io_threads`` worker threads (a few pairs ahead at most), so the method is not left waiting on I/O; each
+    pair is still fused, reported and written under its own name, whatever the order the threads finish in.
+    On Ctrl-C, reads not yet started are cancelled, writes already under way are finished (and counted), and
+    ``KeyboardInterrupt`` is raised again: every output on disk is complete.
     """
     out.mkdir(parents=True, exist_ok=True)
-    for pair in tqdm(pairs, unit="pair", desc=desc, dynamic_ncols=True):
-        target = out / f"{pair.stem}.png"
-        if target.exists() and not overwrite:
+    todo: list[Pair] = []
+    for pair in pairs:
+        if (out / f"{pair.stem}.png").exists() and not overwrite:
             report.skipped(pair.stem)
-            continue
-        try:
-            write_image(target, pipeline.fuse_pair(pair), overwrite=True)
-        except InputError as err:
-            report.failed(pair.stem, str(err))
-        except Exception as err:  # keep the batch going; one line, no traceback
-            report.failed(pair.stem, f"{type(err).__name__}: {err}")
         else:
-            report.done(pair.stem)
+            todo.append(pair)
+    ahead = max(1, 2 * io_threads)
+    readers = ThreadPoolExecutor(io_threads, thread_name_prefix="samfuse-read")
+    writers = ThreadPoolExecutor(io_threads, thread_name_prefix="samfuse-write")
+    reads: deque[tuple[Pair, Future]] = deque()
+    writes: deque[tuple[Pair, Future]] = deque()
+
+    def settle(block: bool) -> None:
+        """Record finished writes (all of them if ``block``, else the finished ones at the head)."""
+        while writes and (block or writes[0][1].done()):
+            pair, fut = writes.popleft()
+            try:
+                fut.result()
+            except InputError as err:
+                report.failed(pair.stem, str(err))
+            except Exception as err:  # e.g. disk full: one line, the batch goes on
+                report.failed(pair.stem, f"{type(err).__name__}: {err}")
+            else:
+                report.done(pair.stem)
+
+    queue = iter(todo)
+    try:
+        with tqdm(total=len(todo), unit="pair", desc=desc, dynamic_ncols=True) as bar:
+            for _ in range(len(todo)):
+                while len(reads) < ahead and (nxt := next(queue, None)) is not None:
+                    reads.append((nxt, readers.submit(pipeline.read_pair, nxt)))
+                pair, fut = reads.popleft()
+                try:
+                    fused = pipeline.fuse_pair(pair, fut.result())
+                except InputError as err:
+                    report.failed(pair.stem, str(err))
+                except Exception as err:  # keep the batch going; one line, no traceback
+                    report.failed(pair.stem, f"{type(err).__name__}: {err}")
+                else:
+                    target = out / f"{pair.stem}.png"
+                    writes.append((pair, writers.submit(write_image, target, fused, overwrite=True)))
+                    while len(writes) > ahead:  # bounded memory: wait for the oldest write
+                        writes[0][1].exception()
+                        settle(block=False)
+                settle(block=False)
+                bar.update()
+    except KeyboardInterrupt:
+        for _, fut in reads:
+            fut.cancel()
+        raise
+    finally:
+        readers.shutdown(wait=True, cancel_futures=True)
+        settle(block=True)
+        writers.shutdown(wait=True)
 
 
 @click.command("fuse")
@@ -72,6 +142,23 @@ def fuse_into(
     metavar="LO,HI|minmax",
     help="Map pixel values LO..HI to 0..1 (e.g. 0,16383 for 14-bit thermal in 16-bit files); default: by bit depth.",
 )
+@click.option(
+    "--color",
+    "color",
+    type=click.Choice(["ycbcr", "opencv"]),
+    default="ycbcr",
+    show_default=True,
+    help="Colour path: samfuse's BT.601 YCbCr, or the SAGE authors' (OpenCV YCrCb on 8-bit input, their inverse, "
+    "unclamped output, x*255+0.5 truncation).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["torch", "onnx"]),
+    default="torch",
+    show_default=True,
+    help="Run the method in PyTorch, or through onnxruntime (--weights FILE.onnx from `samfuse export`, or a "
+    "checkpoint exported once into the cache folder).",
+)
 def fuse_command(
     ir: Path,
     vi: Path,
@@ -83,6 +170,8 @@ def fuse_command(
     overwrite: bool,
     resize_to: str | None,
     value_range: str | None,
+    color: str,
+    backend: str,
 ) -> None:
     """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is)."""
     check_device(device)
@@ -91,7 +180,9 @@ def fuse_command(
         pairs = find_pairs(ir, vi)
     except InputError as err:
         fail(str(err))
-    pipeline = build_pipeline(method, weights, device, gray=gray, resize_to=resize_to, value_range=vrange)
+    pipeline = build_pipeline(
+        method, weights, device, backend=backend, gray=gray, resize_to=resize_to, value_range=vrange, color=color
+    )
 
     report = BatchReport("fused")
     if pairs.unpaired:

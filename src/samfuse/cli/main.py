@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "masks": "samfuse.cli.masks:masks_command",
     "eval": "samfuse.cli.eval:eval_command",
     "train": "samfuse.cli.train:train_command",
+    "export": "samfuse.cli.export:export_command",
 }
 
 

@@ -78,6 +78,13 @@ def _load_torch(path: Path) -> object:
         return _fail(path, "not a PyTorch checkpoint (neither a zip archive nor a pickle that torch can read)")
 
 
+def _looks_like_torch(path: Path) -> bool:
+    """``torch.save`` writes a zip archive (``PK``) or, in the legacy format, a pickle (protocol ≥ 2: ``0x80``)."""
+    with path.open("rb") as fh:
+        head = fh.read(2)
+    return head == b"PK" or (len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5)
+
+
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a flat ``name → Tensor`` mapping from ``path`` (on the CPU), or raise :class:`CheckpointError`.
 
@@ -97,6 +104,8 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if path.suffix.lower() == ".safetensors":
         obj: object = _load_safetensors(path)
     else:
+        if not _looks_like_torch(path):
+            raise _fail(path, "not a PyTorch checkpoint (neither a zip archive nor a pickle; wrong file?)")
         obj = _load_torch(path)
         if isinstance(obj, CheckpointError):
             raise obj

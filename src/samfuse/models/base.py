@@ -32,3 +32,8 @@ class FusionMethod(nn.Module):
 
     def forward(self, ir: torch.Tensor, vi: torch.Tensor, masks: Any = None) -> torch.Tensor:  # noqa: D401
         raise NotImplementedError
+
+    def forward_raw(self, ir: torch.Tensor, vi: torch.Tensor, masks: Any = None) -> torch.Tensor:
+        """The output before the method maps it to [0, 1] (e.g. a tanh in (-1, 1)); the authors' colour path
+        (``color="opencv"``) uses it. Default: :meth:`forward`."""
+        return self.forward(ir, vi, masks)
