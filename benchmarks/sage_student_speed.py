@@ -21,9 +21,15 @@ Usage: ``python benchmarks/sage_student_speed.py [--repeat 9] [--parity-pairs N]
 
 from __future__ import annotations
 
+import os
+
+# All three paths share this process, so they share OpenMP's wait policy: PASSIVE, as samfuse sets for itself
+# (docs/decisions.md, "Threads"). It must be set before torch loads; with the default (spinning) policy, torch in
+# this process ran ~1.5× slower than in `samfuse fuse` on the shared 2-core VM. The authors' path gets it too.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import json
-import os
 import platform
 import statistics
 import subprocess
