@@ -20,14 +20,19 @@ def fuse(
     device: str = "cpu",
     gray: bool = False,
     resize_to: ResizeTo = None,
-    value_range: ValueRange = None,
+    ir_range: ValueRange = None,
+    vi_range: ValueRange = None,
     masks: Any = None,
 ) -> np.ndarray:
     """Fuse an infrared and a visible image given as arrays.
 
     ``ir``: H×W (or grey-as-H×W×3); ``vi``: H×W grey or H×W×3 RGB; uint8, uint16 or float in [0, 1].
     Returns float32 in [0, 1]: H×W×3 RGB if ``vi`` is colour and ``gray`` is false, else H×W.
+    ``ir_range`` / ``vi_range``: map ``(lo, hi)`` to [0, 1] for that image (e.g. ``ir_range=(0, 16383)`` for 14-bit
+    thermal in 16-bit files), or ``"minmax"``; None maps by bit depth (x/255, x/65535).
     For many pairs, build a :class:`samfuse.pipeline.FusionPipeline` once and call ``fuse_arrays``.
     """
-    pipeline = FusionPipeline(method, weights, device, gray, resize_to, value_range)
+    pipeline = FusionPipeline(
+        method, weights, device, gray=gray, resize_to=resize_to, ir_range=ir_range, vi_range=vi_range
+    )
     return pipeline.fuse_arrays(ir, vi, masks=masks)

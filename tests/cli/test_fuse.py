@@ -120,7 +120,7 @@ def test_fatal_errors_are_one_line(tmp_path: Path) -> None:
         (["--ir", str(tmp_path / "a"), "--vi", str(tmp_path / "b")], "no pair found"),
         (["--ir", str(DATASETS / "TNO/ir"), "--vi", str(DATASETS / "TNO/vi"), "--method", "nope"], "unknown method"),
         (["--ir", str(DATASETS / "TNO/ir"), "--vi", str(DATASETS / "TNO/vi"), "--device", "cuda"], "CUDA"),
-        (["--ir", str(DATASETS / "TNO/ir"), "--vi", str(DATASETS / "TNO/vi"), "--value-range", "9,1"], "LO must"),
+        (["--ir", str(DATASETS / "TNO/ir"), "--vi", str(DATASETS / "TNO/vi"), "--ir-range", "9,1"], "LO must"),
     ]
     for args, message in cases:
         code, stdout, stderr = run("fuse", *args, "--out", str(tmp_path / "o"))
