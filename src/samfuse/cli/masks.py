@@ -172,6 +172,7 @@ def masks_command(
     from samfuse.semantics import (
         MaskCache,
         ProviderError,
+        UnknownOptionError,
         UnknownProviderError,
         image_hash,
         list_providers,
@@ -207,7 +208,9 @@ def masks_command(
         fail(f"{images}: no images found")
     try:
         provider = _build(provider_name, options)
-    except (ProviderError, UnknownProviderError) as err:
+    except UnknownOptionError as err:
+        fail(f"--param: {err}")
+    except (ProviderError, UnknownProviderError, InputError) as err:  # InputError: e.g. a bad --checkpoint file
         fail(str(err))
     except (TypeError, ValueError) as err:
         fail(f"--provider {provider_name}: {' '.join(str(err).split())}")
