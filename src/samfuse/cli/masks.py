@@ -77,7 +77,7 @@ def _compute(path: Path, out: Path, top_k: int | None, preview: Path | None) -> 
         provider = _WORKER["provider"]
         image = read_raw(path)
         key = image_hash(image)
-        masks = provider.generate(image)
+        masks = provider.generate_top(image, top_k)  # only the kept masks are built at full size
         MaskCache(out).put(key, provider, masks, top_k)
         if preview is not None:
             write_image(preview / f"{path.stem}.png", overlay(image, masks.top(top_k)), overwrite=True)
