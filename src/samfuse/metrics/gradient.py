@@ -35,14 +35,33 @@ def _preservation(g_src: np.ndarray, a_src: np.ndarray, g_f: np.ndarray, a_f: np
     G = min(g_X, g_F)/max(g_X, g_F), **but G = g_F where g_X == g_F** (the reference quirk);
     A = 1 - |α_X - α_F|/(π/2).
     """
+    # In-place forms of the formulas (the same operations in the same order: identical values) so that a large
+    # image needs few image-sized temporaries.
+    gaf = np.minimum(g_src, g_f)
+    tmp = np.maximum(g_src, g_f)
     with np.errstate(divide="ignore", invalid="ignore"):
-        gaf = np.minimum(g_src, g_f) / np.maximum(g_src, g_f)
+        gaf /= tmp
     tie = g_src == g_f
     gaf[tie] = g_f[tie]
-    aaf = 1 - np.abs(a_src - a_f) / (math.pi / 2)
-    qg = 0.9994 / (1 + np.exp(-15 * (gaf - 0.5)))
-    qa = 0.9879 / (1 + np.exp(-22 * (aaf - 0.8)))
-    return qg * qa
+    del tie
+    aaf = np.subtract(a_src, a_f, out=tmp)
+    np.abs(aaf, out=aaf)
+    aaf /= math.pi / 2
+    np.subtract(1, aaf, out=aaf)
+    qg = gaf  # 0.9994 / (1 + exp(-15 (G - 0.5)))
+    qg -= 0.5
+    qg *= -15
+    np.exp(qg, out=qg)
+    qg += 1
+    np.divide(0.9994, qg, out=qg)
+    qa = aaf  # 0.9879 / (1 + exp(-22 (A - 0.8)))
+    qa -= 0.8
+    qa *= -22
+    np.exp(qa, out=qa)
+    qa += 1
+    np.divide(0.9879, qa, out=qa)
+    qg *= qa
+    return qg
 
 
 def qabf(
@@ -76,8 +95,13 @@ def qabf(
     gf, af = edges(fused)
     qaf = _preservation(ga, aa, gf, af)
     qbf = _preservation(gb, ab, gf, af)
+    del aa, ab, gf, af
     den = sum32(ga + gb)
-    num = sum32(qaf * ga + qbf * gb)
+    qaf *= ga  # num = Σ(Q^{AF}·g_A + Q^{BF}·g_B), in place
+    qbf *= gb
+    qaf += qbf
+    del qbf
+    num = sum32(qaf)
     return float(num / den)
 
 
