@@ -149,7 +149,13 @@ def viff(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     for p, terms in zip(VIFF_SCALE_WEIGHTS, _scale_terms([ir, vi], fused, 0.005 * 255 * 255), strict=True):
         (vid1, vind1, g1), (vid2, vind2, g2) = terms
         take1 = g1 < g2
-        vid = np.where(take1, vid1, vid2)
-        vind = np.where(take1, vind1, vind2)
+        del g1, g2
+        vid = vid2  # where(take1, vid1, vid2), in place
+        np.copyto(vid, vid1, where=take1)
+        del vid1
+        vind = vind2
+        np.copyto(vind, vind1, where=take1)
+        del vind1, take1
         total += p * float(np.sum(vid + c) / np.sum(vind + c))
+        del vid, vind, vid2, vind2
     return total
