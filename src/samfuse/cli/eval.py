@@ -35,7 +35,10 @@ from samfuse.io import InputError, Pair, atomic_write, find_pairs
 from samfuse.io.pairing import index_by_stem, scan_images
 from samfuse.io.paths import check_output_dir, check_output_file
 from samfuse.metrics import CONVENTIONS, MetricShapeError, MetricSizeError, get_convention
-from samfuse.metrics._malloc import tune_malloc
+from samfuse.metrics._malloc import release_free_memory, tune_malloc
+
+#: Above this many samples (about 8 megapixels of one channel) memory is handed back between metrics.
+LARGE_IMAGE = 8_000_000
 
 
 @dataclass
@@ -84,7 +87,10 @@ def evaluate_pair(
     if f.shape[:2] != a.shape[:2]:
         res.errors.append(f"fused image {fused} is {_size(f)} but the sources are {_size(a)}")
         return res
+    large = f.size > LARGE_IMAGE
     for name in metrics:
+        if large:
+            release_free_memory()  # the next metric starts from what is in use, not from the last one's peak
         try:
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # a 0/0 is reported below, per metric

@@ -134,6 +134,15 @@ def vifb_channels(core: Callable[..., float], cached: bool = False) -> MetricFn:
     return metric
 
 
+def _ssim_vifb(v: np.ndarray, i: np.ndarray, f: np.ndarray, cache: dict) -> float:
+    """VIFB's SSIM core: SSIM(VI_k, F_k) + SSIM(IR, F_k). The visible channel's moments are dropped from ``cache``
+    at once (only F_k's and the shared IR's are used again), which keeps a large image's memory bounded."""
+    first = structural.ssim_gaussian(v, f, cache=cache)
+    for key in [key for key, (x, _) in cache.items() if x is v]:
+        del cache[key]
+    return first + structural.ssim_gaussian(i, f, cache=cache)
+
+
 def _per_channel_fused(single: Callable[[np.ndarray], float]) -> MetricFn:
     return vifb_channels(lambda v, i, f: single(f))
 
@@ -185,9 +194,7 @@ def _vifb_profile() -> Convention:
     add(
         "SSIM",
         vifb_channels(
-            lambda v, i, f, cache: (
-                structural.ssim_gaussian(v, f, cache=cache) + structural.ssim_gaussian(i, f, cache=cache)
-            ),
+            _ssim_vifb,
             cached=True,
         ),
         11,
