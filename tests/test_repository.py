@@ -24,7 +24,30 @@ def test_ci_runs_exactly_the_readme_commands() -> None:
 
 def test_ruff_clean() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "src", "tests", "benchmarks"], cwd=REPO, capture_output=True,
+        [sys.executable, "-m", "ruff", "check", "src", "tests", "benchmarks"],
+        cwd=REPO,
+        capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_readme_commands_use_the_venv_and_write_only_ignored_paths() -> None:
+    """Every `samfuse` command in a README code block runs as written after set-up, and its outputs are
+    git-ignored (so following the README leaves `git status` clean)."""
+    text = (REPO / "README.md").read_text()
+    commands = [
+        line.split("#")[0].strip()
+        for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+        for line in block.splitlines()
+        if "samfuse " in line
+    ]
+    assert len(commands) >= 7
+    outputs = []
+    for cmd in commands:
+        assert cmd.startswith(".venv/bin/samfuse "), cmd
+        words = cmd.split()
+        outputs += [words[i + 1] for i, w in enumerate(words[:-1]) if w in ("--out", "--preview")]
+    assert outputs
+    proc = subprocess.run(["git", "check-ignore", *outputs], cwd=REPO, capture_output=True, text=True)
+    assert sorted(proc.stdout.split()) == sorted(outputs), proc.stdout + proc.stderr

@@ -21,7 +21,8 @@ def fuse(
     device: str = "cpu",
     gray: bool = False,
     resize_to: ResizeTo = None,
-    value_range: ValueRange = None,
+    ir_range: ValueRange = None,
+    vi_range: ValueRange = None,
     masks: Any = None,
     color: ColorPath = "ycbcr",
 ) -> np.ndarray:
@@ -29,9 +30,13 @@ def fuse(
 
     ``ir``: H×W (or grey-as-H×W×3); ``vi``: H×W grey or H×W×3 RGB; uint8, uint16 or float in [0, 1].
     Returns float32 in [0, 1]: H×W×3 RGB if ``vi`` is colour and ``gray`` is false, else H×W.
+    ``ir_range`` / ``vi_range``: map ``(lo, hi)`` to [0, 1] for that image (e.g. ``ir_range=(0, 16383)`` for 14-bit
+    thermal in 16-bit files), or ``"minmax"``; None maps by bit depth (x/255, x/65535).
     ``color="opencv"``: the SAGE authors' colour path (OpenCV YCrCb on 8-bit input, their inverse, their
     ``x·255 + 0.5`` truncation); the result is then uint8 (see :mod:`samfuse.pipeline`).
     For many pairs, build a :class:`samfuse.pipeline.FusionPipeline` once and call ``fuse_arrays``.
     """
-    pipeline = FusionPipeline(method, weights, device, gray, resize_to, value_range, color=color)
+    pipeline = FusionPipeline(
+        method, weights, device, gray=gray, resize_to=resize_to, ir_range=ir_range, vi_range=vi_range, color=color
+    )
     return pipeline.fuse_arrays(ir, vi, masks=masks)

@@ -10,10 +10,16 @@ images are 8-bit (as their script reads them), the visible goes through OpenCV's
 the result is quantised once, their way (``x·255 + 0.5``, clamp, truncate): ``fuse_arrays`` then returns uint8,
 which ``write_image`` stores unchanged. As in their script, a grey visible image is taken as three equal channels
 (Cr = Cb = 128), so the output is RGB unless ``gray=True``.
+
+Value ranges apply per modality (``ir_range``, ``vi_range``): a 14-bit thermal camera in 16-bit files is read with
+``ir_range=(0, 16383)`` while its 8-bit visible partner keeps ``x/255``. A fixed range beyond what an image's
+samples can hold (an 8-bit image with a 16-bit range) gives one :class:`ValueRangeWarning` per pipeline and
+modality, naming the file.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -32,11 +38,15 @@ from samfuse.io.colour import (
     opencv_ycrcb,
     unit_tensor,
 )
-from samfuse.io.reading import ValueRange
+from samfuse.io.reading import ValueRange, range_mismatch
 from samfuse.models import build
 from samfuse.models.base import FusionMethod
 
 ResizeTo = Literal["ir", "vi"] | None
+
+
+class ValueRangeWarning(UserWarning):
+    """A value range that does not suit an image's bit depth (the command-line tools print it as one line)."""
 
 
 def as_unit_array(img: np.ndarray | torch.Tensor, value_range: ValueRange = None) -> np.ndarray:
@@ -85,7 +95,8 @@ class FusionPipeline:
         device: str | torch.device = "cpu",
         gray: bool = False,
         resize_to: ResizeTo = None,
-        value_range: ValueRange = None,
+        ir_range: ValueRange = None,
+        vi_range: ValueRange = None,
         color: ColorPath = "ycbcr",
     ) -> None:
         if color not in COLOR_PATHS:
@@ -95,7 +106,8 @@ class FusionPipeline:
         self.method = method if isinstance(method, FusionMethod) else build(method, weights, self.device)
         self.gray = gray
         self.resize_to = resize_to
-        self.value_range = value_range
+        self.ranges: dict[str, ValueRange] = {"IR": ir_range, "VIS": vi_range}
+        self._range_warned: set[str] = set()  # one warning per modality and pipeline (one run)
 
     @torch.inference_mode()
     def fuse_arrays(self, ir: Any, vi: Any, masks: Any = None, names: Sequence[str] = ("IR", "VIS")) -> np.ndarray:
@@ -105,7 +117,8 @@ class FusionPipeline:
         Raises :class:`InputError` (naming ``names``) for mismatched sizes without ``resize_to``, or an image
         smaller than ``MIN_SIDE`` pixels a side.
         """
-        ir_a, vi_a = as_unit_array(ir, self.value_range), as_unit_array(vi, self.value_range)
+        ir_a = self._unit(ir, "IR", names[0])
+        vi_a = self._unit(vi, "VIS", names[1])
         for arr, name in ((ir_a, names[0]), (vi_a, names[1])):
             if min(arr.shape[:2]) < max(MIN_SIDE, self.method.min_size):
                 raise InputError(
@@ -143,6 +156,22 @@ class FusionPipeline:
             if self.gray or not colour:
                 out = split_luma(out)[0]
         return _to_array(out)
+
+    def _unit(self, img: Any, modality: str, name: str) -> np.ndarray:
+        """``as_unit_array`` with the modality's value range; warns once if the range does not suit the image."""
+        value_range = self.ranges[modality]
+        if value_range is not None and modality not in self._range_warned:
+            arr = img.detach() if isinstance(img, torch.Tensor) else np.asarray(img)
+            why = range_mismatch(arr.cpu().numpy() if isinstance(arr, torch.Tensor) else arr, value_range)
+            if why is not None:
+                self._range_warned.add(modality)
+                option = "ir_range, --ir-range" if modality == "IR" else "vi_range, --vi-range"
+                warnings.warn(
+                    f"{name}: {why}; check the {modality} value range ({option}); warned once per run",
+                    ValueRangeWarning,
+                    stacklevel=3,
+                )
+        return as_unit_array(img, value_range)
 
     def _fuse_opencv(self, ir_u8: np.ndarray, vi_u8: np.ndarray, masks: Any) -> np.ndarray:
         """The authors' colour path on 8-bit arrays (H×W or H×W×3 RGB) → uint8."""

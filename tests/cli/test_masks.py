@@ -125,9 +125,11 @@ def test_interrupt_then_resume(tmp_path: Path, jobs: str) -> None:
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    assert err.strip().splitlines()[-1].startswith("interrupted: ")
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("interrupted: ")
     stored = len(list(out.rglob("*.npz")))
     assert 1 <= stored < 6
+    assert last.startswith(f"interrupted: {stored} computed, 0 failed, 0 skipped so far")  # what was written
     code, err = run("--images", str(images), "--out", str(out), "--provider", "regions")
     assert code == 0 and f"{6 - stored} computed, 0 failed, {stored} skipped" in err
 

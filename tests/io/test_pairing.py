@@ -30,7 +30,9 @@ def test_duplicate_stem_is_reported_not_guessed(tmp_path: Path) -> None:
     touch(tmp_path / "vi", "a.png", "b.png")
     found = find_pairs(tmp_path / "ir", tmp_path / "vi")
     assert [p.stem for p in found.pairs] == ["a", "b"]
-    assert [p.name for p in found.unpaired] == ["a.png"]  # the second 'a' is left out, and said so
+    assert found.unpaired == [] and [p.name for p in found.ignored] == ["a.png"]  # the second 'a' is left out
+    ir = tmp_path / "ir"
+    assert found.warnings == [f"{ir}/a.jpg, {ir}/a.png share the stem 'a': using {ir}/a.jpg, ignoring {ir}/a.png"]
 
 
 def test_no_pair_is_an_error(tmp_path: Path) -> None:

@@ -66,17 +66,21 @@ def test_output_folder_that_is_a_file_or_lies_under_one(tree: Path, out: str, re
 @pytest.mark.parametrize(
     ("out", "reason"),
     [
-        ("vi/a.png", "--out is the input file vi/a.png (--vi); choose another file"),
-        ("link.png", "--out is the input file vi/a.png (--vi); choose another file"),
+        ("ir/a.png", "--out is the input file ir/a.png (--vi); choose another file"),
+        ("link.png", "--out is the input file ir/a.png (--vi); choose another file"),
         ("vi", "--out is the input folder vi (--fused); choose another file"),
         ("ir", "--out must be a file name, but this is an existing folder"),
         ("note.txt/x.csv", "--out lies under {tree}/note.txt, which is a file, not a folder"),
+        ("vi/b.txt", "--out would replace a file in the input folder vi (--fused); choose another file"),
+        ("vi/new.png", "--out would add an image to the input folder vi (--fused); choose another file"),
+        ("ir/b.png", "--out would add an image to the input folder ir (--vi file's folder); choose another file"),
     ],
 )
 def test_output_file_checks(tree: Path, out: str, reason: str) -> None:
-    (tree / "link.png").symlink_to(tree / "vi" / "a.png")
+    (tree / "link.png").symlink_to(tree / "ir" / "a.png")
+    (tree / "vi" / "b.txt").write_text("an input folder's file")
     with pytest.raises(InputError) as err:
-        check_output_file(out, {"--vi": "vi/a.png", "--fused": "vi"})
+        check_output_file(out, {"--vi": "ir/a.png", "--fused": "vi"})
     assert str(err.value) == f"{out}: {reason.format(tree=tree)}"
 
 
@@ -84,6 +88,7 @@ def test_good_output_files(tree: Path) -> None:
     assert check_output_file("metrics.csv", ["ir", "vi"]) == Path("metrics.csv")
     assert check_output_file("new/dir/metrics.csv", ["ir", "vi"]) == Path("new/dir/metrics.csv")
     assert check_output_file("note.txt", ["ir"]) == Path("note.txt")  # an existing output file is replaced
+    assert check_output_file("vi/metrics.csv", ["vi"]) == Path("vi/metrics.csv")  # a new non-image file: allowed
 
 
 def unprivileged(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from samfuse.io import read_raw
+from samfuse.io.checkpoint import CheckpointError
 from samfuse.semantics import MaskCache, MaskSet, ProviderError, get_provider, provider_key, sam
 from samfuse.semantics.compat import install
 from shared_paths import DATASETS
@@ -124,26 +125,40 @@ def test_known_checkpoint_is_reported(vit_t_checkpoint: Path, monkeypatch: pytes
 
 
 def test_model_mismatch_and_bad_files(vit_t_checkpoint: Path, tmp_path: Path) -> None:
-    with pytest.raises(ProviderError, match="holds a vit_t model, not vit_b"):
+    # another SAM model's file: its names and shapes match vit_t, so --model vit_t is suggested
+    with pytest.raises(CheckpointError) as info:
         get_provider("sam", checkpoint=vit_t_checkpoint, model="vit_b")
+    assert str(info.value) == (
+        f"{vit_t_checkpoint}: tensor 'image_encoder.pos_embed' is missing (and 170 more); this is not a SAM vit_b "
+        "checkpoint; it holds a vit_t model: pass --model vit_t"
+    )
     # arbitrary pickled objects are refused, never unpickled
     evil = tmp_path / "evil.pt"
     with open(evil, "wb") as f:
         pickle.dump({"image_encoder.x": Path("/")}, f, protocol=2)
-    with pytest.raises(ProviderError, match="cannot load checkpoint"):
+    with pytest.raises(CheckpointError, match=r"evil.pt: not a state dict \(a pickled object"):
         get_provider("sam", checkpoint=evil)
-    # a state dict of the wrong model family
+    # a state dict of another model family: no SAM name, no --model suggestion
     other = tmp_path / "other.pt"
     torch.save({"weight": torch.zeros(3)}, other)
-    with pytest.raises(ProviderError, match="not a SAM/MobileSAM state dict"):
+    with pytest.raises(CheckpointError) as info:
         get_provider("sam", checkpoint=other)
-    # a truncated vit_t state dict
+    assert (
+        str(info.value)
+        == f"{other}: not a SAM or MobileSAM checkpoint (no tensor has a SAM name; the first is 'weight')"
+    )
+    # a vit_t state dict with one tensor missing: named, and no other model to suggest
     sd = torch.load(vit_t_checkpoint, map_location="cpu", weights_only=True)
     sd.pop("mask_decoder.iou_token.weight")
     part = tmp_path / "part.pt"
     torch.save(sd, part)
-    with pytest.raises(ProviderError, match="does not fit vit_t"):
+    with pytest.raises(CheckpointError) as info:
         get_provider("sam", checkpoint=part)
+    assert (
+        str(info.value)
+        == f"{part}: tensor 'mask_decoder.iou_token.weight' is missing; this is not a SAM vit_t checkpoint"
+    )
+    assert "--model" not in str(info.value)
 
 
 def test_missing_checkpoint_is_one_clear_line(tmp_path: Path) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import click
 
+from samfuse.cli.report import BatchReport
+from samfuse.io.pairing import PairSet
 from samfuse.io.reading import ValueRange
 
 
@@ -29,8 +34,9 @@ def check_device(device: str) -> str:
     return device
 
 
-def parse_value_range(text: str | None) -> ValueRange:
-    """``--value-range``: ``LO,HI`` (e.g. ``0,16383`` for a 14-bit camera) or ``minmax``; none = by bit depth."""
+def parse_value_range(text: str | None, option: str = "--ir-range") -> ValueRange:
+    """``--ir-range`` / ``--vi-range``: ``LO,HI`` (e.g. ``0,16383`` for a 14-bit camera) or ``minmax``;
+    none = by bit depth."""
     if text is None:
         return None
     if text.strip().lower() == "minmax":
@@ -38,7 +44,41 @@ def parse_value_range(text: str | None) -> ValueRange:
     try:
         lo, hi = (float(v) for v in text.split(","))
     except ValueError:
-        fail(f"--value-range {text!r}: expected LO,HI (two numbers) or 'minmax'")
+        fail(f"{option} {text!r}: expected LO,HI (two numbers) or 'minmax'")
     if hi <= lo:
-        fail(f"--value-range {text!r}: LO must be smaller than HI")
+        fail(f"{option} {text!r}: LO must be smaller than HI")
     return (lo, hi)
+
+
+def warn(message: str) -> None:
+    """Print ``warning: <message>`` as one line on stderr (through tqdm, so a progress bar is not broken)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def warn_pairing(pair_set: PairSet, report: BatchReport) -> None:
+    """Print the pairing warnings (files without a partner, named, and every other file left out) one line each,
+    and count the files left out as skipped."""
+    for line in pair_set.warnings:
+        warn(line)
+    for p in [*pair_set.unpaired, *pair_set.ignored]:
+        report.skipped(str(p))
+
+
+@contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """Show samfuse's own warnings (``UserWarning`` subclasses raised by the library) as ``warning: ...`` lines,
+    each once, instead of Python's two-line ``file:line: Category: message`` form."""
+    previous = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *_args: object, **_kw: object) -> None:
+        warn(str(message))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", UserWarning)
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            warnings.showwarning = previous

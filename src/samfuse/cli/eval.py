@@ -2,8 +2,14 @@
 
 Pairs IR and visible images by stem (as ``fuse`` does) and looks up ``<stem>.*`` in ``--fused``. Writes a wide
 CSV (``image,<metric>...``, one row per image, full precision), prints a Markdown table of the mean and
-standard deviation of each metric, and reports per-image problems (missing or wrongly sized fused image,
-image too small for a metric) as one line each, evaluating everything else; the exit code is then 1.
+standard deviation of each metric, and reports per-image problems as one line each, evaluating everything else:
+
+* an image that cannot be evaluated (unreadable or missing fused image, sizes that differ, a metric that raised)
+  is an ``error:`` line and counts as failed: it is in neither the CSV nor the mean table; the exit code is 1;
+* a metric that is undefined on an image (NaN or infinite, e.g. CC of a constant image, PSNR of a fused image
+  equal to its sources; or an image smaller than the metric's window) is one ``warning:`` line per image naming
+  each such metric; the image counts as evaluated, the cell is empty and that metric's ``n`` leaves it out.
+
 With ``--data NAME --method NAME`` it first fuses a named dataset with a registered method.
 """
 
@@ -14,6 +20,7 @@ import io
 import math
 import multiprocessing
 import tempfile
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,20 +29,31 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from samfuse.cli.common import check_device, fail
+from samfuse.cli.common import check_device, fail, warn, warn_pairing
 from samfuse.cli.report import BatchReport
-from samfuse.io import InputError, Pair, atomic_write, find_pairs, list_images
+from samfuse.io import InputError, Pair, atomic_write, find_pairs
+from samfuse.io.pairing import index_by_stem, scan_images
+from samfuse.io.paths import check_output_dir, check_output_file
 from samfuse.metrics import CONVENTIONS, MetricShapeError, MetricSizeError, get_convention
-from samfuse.metrics._malloc import tune_malloc
+from samfuse.metrics._malloc import release_free_memory, tune_malloc
+
+#: Above this many samples (about 8 megapixels of one channel) memory is handed back between metrics.
+LARGE_IMAGE = 8_000_000
 
 
 @dataclass
 class ImageResult:
-    """The metrics of one image (NaN where a metric could not be computed) and its problems, one line each."""
+    """The metrics of one image (NaN where a metric is undefined), why each undefined one is, and the errors that
+    keep the image from being evaluated at all."""
 
     stem: str
     values: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    undefined: list[str] = field(default_factory=list)
+
+    @property
+    def evaluated(self) -> bool:
+        return not self.errors and bool(self.values)
 
 
 def _size(img: np.ndarray) -> str:
@@ -69,18 +87,30 @@ def evaluate_pair(
     if f.shape[:2] != a.shape[:2]:
         res.errors.append(f"fused image {fused} is {_size(f)} but the sources are {_size(a)}")
         return res
+    large = f.size > LARGE_IMAGE
     for name in metrics:
+        if large:
+            release_free_memory()  # the next metric starts from what is in use, not from the last one's peak
         try:
-            res.values[name] = conv.compute(name, a, b, f)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a 0/0 is reported below, per metric
+                value = conv.compute(name, a, b, f)
         except MetricSizeError as err:
-            res.values[name] = math.nan
-            res.errors.append(f"image too small for a metric: {err}")
+            value = math.nan
+            res.undefined.append(f"{name} (image too small: {str(err).removeprefix(name + ' ')})")
         except MetricShapeError as err:
-            res.values[name] = math.nan
             res.errors.append(str(err))
+            continue
         except Exception as err:  # an unexpected failure of one metric: one line, the others still computed
-            res.values[name] = math.nan
             res.errors.append(f"{name} failed: {type(err).__name__}: {err}")
+            continue
+        else:
+            if math.isnan(value):
+                res.undefined.append(f"{name} (NaN: undefined on this image, e.g. a constant image)")
+            elif math.isinf(value):
+                res.undefined.append(f"{name} ({value}: e.g. a fused image equal to its sources)")
+                value = math.nan
+        res.values[name] = value
     return res
 
 
@@ -97,9 +127,11 @@ def _init_worker() -> None:
 
 
 def _index_fused(folder: Path) -> dict[str, Path]:
-    index: dict[str, Path] = {}
-    for p in list_images(folder):
-        index.setdefault(p.stem, p)
+    """Fused images by stem; a second file with one stem, or a folder named like an image, is one warning."""
+    scan = scan_images(folder)
+    index, _, notes = index_by_stem(scan.files)
+    for line in scan.notes + notes:
+        warn(line)
     return index
 
 
@@ -136,8 +168,6 @@ def write_csv(path: Path, results: list[ImageResult], metrics: list[str]) -> Non
     w = csv.writer(buf)
     w.writerow(["image", *metrics])
     for r in results:
-        if not r.values:
-            continue
         w.writerow([r.stem, *("" if math.isnan(r.values[m]) else repr(r.values[m]) for m in metrics)])
     data = buf.getvalue().encode()
     atomic_write(path, lambda fh: fh.write(data))
@@ -208,6 +238,11 @@ def eval_command(
             names = conv.resolve([m for m in metrics.split(",") if m.strip()])
     except ValueError as err:
         fail(f"--metrics: {err}")
+    if out is not None:  # before any work: a bad --out is found now, not after every metric is computed
+        try:
+            check_output_file(out, {"--ir": ir, "--vi": vi, "--fused": fused if data is None else None})
+        except InputError as err:
+            fail(str(err))
 
     tmp: tempfile.TemporaryDirectory | None = None
     report = BatchReport("evaluated")
@@ -221,6 +256,12 @@ def eval_command(
         check_device(device)
         try:
             pairs = get_dataset(data, data_root).pairs
+            folders = sorted({p.ir.parent for p in pairs} | {p.vi.parent for p in pairs})
+            inputs = {f"--data {data}, {folder.name}": folder for folder in folders}
+            if fused is not None:
+                check_output_dir(fused, inputs, option="--fused")
+            if out is not None:
+                check_output_file(out, inputs)
         except InputError as err:
             fail(str(err))
         if fused is None:
@@ -230,7 +271,6 @@ def eval_command(
         failed = {name for name, _ in fuse_report.failed_items}
         report.failed_items.extend(fuse_report.failed_items)  # already printed, one line each
         pairs = [p for p in pairs if p.stem not in failed]
-        unpaired: list[Path] = []
     else:
         if ir is None or vi is None or fused is None:
             fail("give --ir, --vi and --fused (or --data and --method)")
@@ -238,12 +278,9 @@ def eval_command(
             pair_set = find_pairs(ir, vi)
         except InputError as err:
             fail(str(err))
-        pairs, unpaired = pair_set.pairs, pair_set.unpaired
+        pairs = pair_set.pairs
+        warn_pairing(pair_set, report)
 
-    if unpaired:
-        click.echo(f"warning: {len(unpaired)} file(s) without a partner, skipped", err=True)
-        for p in unpaired:
-            report.skipped(str(p))
     if fused.is_file():
         fused_index = {pairs[0].stem: fused} if len(pairs) == 1 else {fused.stem: fused}
     else:
@@ -273,15 +310,20 @@ def eval_command(
         if tmp is not None:
             tmp.cleanup()
 
+    undefined = 0
     for res in results:
         if res.errors:
             report.failed(res.stem, "; ".join(res.errors))
-        else:
-            report.done(res.stem)
-    evaluated = [r for r in results if r.values]
+            continue
+        report.done(res.stem)
+        if res.undefined:
+            undefined += 1
+            warn(f"{res.stem}: undefined, left out of the mean: {'; '.join(res.undefined)}")
+    evaluated = [r for r in results if r.evaluated]
     if out is not None:
         write_csv(out, evaluated, names)
     click.echo(f"\n{conv.name} convention, {len(evaluated)} image(s)\n")
     click.echo(summary_table(evaluated, names))
-    click.echo(report.summary(), err=True)
+    note = f" ({undefined} with undefined metrics)" if undefined else ""
+    click.echo(report.summary() + note, err=True)
     raise SystemExit(report.exit_code)

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
-from samfuse.cli.common import check_device, fail, parse_value_range
+from samfuse.cli.common import check_device, fail, parse_value_range, warn, warn_pairing, warnings_as_lines
 from samfuse.cli.report import BatchReport
 from samfuse.io import InputError, Pair, find_pairs, write_image
+from samfuse.io.paths import check_output_dir
 
 if TYPE_CHECKING:
     from samfuse.pipeline import FusionPipeline
@@ -137,10 +138,23 @@ def fuse_into(
     help="When IR and VIS sizes differ, resize the other image to this one's size (default: report an error).",
 )
 @click.option(
+    "--ir-range",
+    default=None,
+    metavar="LO,HI|minmax",
+    help="Map IR values LO..HI to 0..1 (e.g. 0,16383 for 14-bit thermal in 16-bit files); default: by bit depth.",
+)
+@click.option(
+    "--vi-range",
+    default=None,
+    metavar="LO,HI|minmax",
+    help="Map visible values LO..HI to 0..1; default: by bit depth (x/255, x/65535).",
+)
+@click.option(
     "--value-range",
     default=None,
     metavar="LO,HI|minmax",
-    help="Map pixel values LO..HI to 0..1 (e.g. 0,16383 for 14-bit thermal in 16-bit files); default: by bit depth.",
+    hidden=True,
+    help="Deprecated: the same as --ir-range (it applies to the IR image only).",
 )
 @click.option(
     "--color",
@@ -169,30 +183,40 @@ def fuse_command(
     gray: bool,
     overwrite: bool,
     resize_to: str | None,
+    ir_range: str | None,
+    vi_range: str | None,
     value_range: str | None,
     color: str,
     backend: str,
 ) -> None:
     """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is)."""
     check_device(device)
-    vrange = parse_value_range(value_range)
+    ir_option = "--ir-range"
+    if value_range is not None:
+        if ir_range is not None:
+            fail("--value-range is the old name of --ir-range; give only --ir-range")
+        ir_option, ir_range = "--value-range", value_range
+    ranges = {
+        "ir_range": parse_value_range(ir_range, ir_option),
+        "vi_range": parse_value_range(vi_range, "--vi-range"),
+    }
+    if value_range is not None:
+        warn("--value-range is deprecated and applies to the IR image only; use --ir-range (and --vi-range)")
     try:
         pairs = find_pairs(ir, vi)
+        check_output_dir(out, {"--ir": ir, "--vi": vi})
     except InputError as err:
         fail(str(err))
     pipeline = build_pipeline(
-        method, weights, device, backend=backend, gray=gray, resize_to=resize_to, value_range=vrange, color=color
+        method, weights, device, backend=backend, gray=gray, resize_to=resize_to, color=color, **ranges
     )
 
     report = BatchReport("fused")
-    if pairs.unpaired:
-        names = ", ".join(str(p) for p in pairs.unpaired)
-        click.echo(f"warning: {len(pairs.unpaired)} file(s) without a partner, skipped: {names}", err=True)
-        for p in pairs.unpaired:
-            report.skipped(str(p))
+    warn_pairing(pairs, report)
 
     try:
-        fuse_into(pipeline, pairs.pairs, out, report, overwrite=overwrite, desc=f"fuse {method}")
+        with warnings_as_lines():
+            fuse_into(pipeline, pairs.pairs, out, report, overwrite=overwrite, desc=f"fuse {method}")
     except KeyboardInterrupt:
         # Outputs are written atomically: what exists is complete, and a rerun skips it.
         click.echo(f"interrupted: {report.summary()} so far; run again to continue", err=True)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import io as _io
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
+import time
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from samfuse.cli.common import fail
+from samfuse.cli.common import fail, warn
 from samfuse.cli.report import BatchReport
-from samfuse.io import InputError, atomic_write, list_images, read_raw, write_image
+from samfuse.io import InputError, atomic_write, read_raw, write_image
+from samfuse.io.pairing import index_by_stem, scan_images
+from samfuse.io.paths import check_output_dir
 
 _SAM_ONLY = ("checkpoint", "model", "preset")
 
@@ -74,13 +77,21 @@ def _compute(path: Path, out: Path, top_k: int | None, preview: Path | None) -> 
         provider = _WORKER["provider"]
         image = read_raw(path)
         key = image_hash(image)
-        masks = provider.generate(image)
+        masks = provider.generate_top(image, top_k)  # only the kept masks are built at full size
         MaskCache(out).put(key, provider, masks, top_k)
         if preview is not None:
             write_image(preview / f"{path.stem}.png", overlay(image, masks.top(top_k)), overwrite=True)
         return key, min(len(masks), top_k or len(masks)), ""
     except Exception as err:  # one line per image, never a traceback
         return "", 0, _one_line(err)
+
+
+def _stored_count(entry: Path) -> int:
+    """Number of masks in a cache entry, read from the file's header only."""
+    import numpy as np
+
+    with np.load(entry) as data:
+        return int(data["shape"][0])
 
 
 def _write_index(folder: Path, rows: dict[str, tuple[str, str, int]]) -> None:
@@ -121,7 +132,7 @@ def _list_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     callback=_list_callback,
     help="List the mask providers and exit.",
 )
-@click.option("--images", required=True, type=click.Path(path_type=Path), help="Folder of images.")
+@click.option("--images", required=True, type=click.Path(path_type=Path), help="Folder of images, or one image.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Mask cache folder (created).")
 @click.option("--provider", "provider_name", default="regions", show_default=True, help="Mask provider (see --list).")
 @click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="SAM/MobileSAM state dict (sam).")
@@ -161,6 +172,7 @@ def masks_command(
     from samfuse.semantics import (
         MaskCache,
         ProviderError,
+        UnknownOptionError,
         UnknownProviderError,
         image_hash,
         list_providers,
@@ -179,14 +191,26 @@ def masks_command(
     if provider_name not in list_providers():
         fail(f"unknown mask provider {provider_name!r}; available: {', '.join(list_providers())}")
     try:
-        files = list_images(images)
+        if images.is_file():
+            files = [images]
+        else:
+            scan = scan_images(images)
+            by_stem, _, notes = index_by_stem(scan.files)  # one stem, one index row and one preview
+            for line in scan.notes + notes:
+                warn(line)
+            files = sorted(by_stem.values(), key=lambda p: (p.stem, p.suffix))
+        check_output_dir(out, {"--images": images})
+        if preview is not None:
+            check_output_dir(preview, {"--images": images}, option="--preview")
     except InputError as err:
         fail(str(err))
     if not files:
         fail(f"{images}: no images found")
     try:
         provider = _build(provider_name, options)
-    except (ProviderError, UnknownProviderError) as err:
+    except UnknownOptionError as err:
+        fail(f"--param: {err}")
+    except (ProviderError, UnknownProviderError, InputError) as err:  # InputError: e.g. a bad --checkpoint file
         fail(str(err))
     except (TypeError, ValueError) as err:
         fail(f"--provider {provider_name}: {' '.join(str(err).split())}")
@@ -199,7 +223,8 @@ def masks_command(
     folder = cache.folder(provider)
     report = BatchReport("computed")
     index: dict[str, tuple[str, str, int]] = {}
-    todo: list[Path] = []
+    todo: dict[Path, str] = {}  # path -> image sha256
+    started = time.time()
     bar = tqdm(total=len(files), unit="img", desc=f"masks {provider_name}", dynamic_ncols=True)
     for path in files:  # skip what is cached (reading + hashing is cheap next to any provider)
         try:
@@ -211,7 +236,7 @@ def masks_command(
             bar.update()
             continue
         if cached is None:
-            todo.append(path)
+            todo[path] = key
             continue
         index[path.stem] = (str(path), key, len(cached))
         if preview is not None and not (preview / f"{path.stem}.png").exists():
@@ -219,7 +244,10 @@ def masks_command(
         report.skipped(path.name)
         bar.update()
 
+    recorded: set[Path] = set()
+
     def record(path: Path, result: tuple[str, int, str]) -> None:
+        recorded.add(path)
         key, n, error = result
         if error:
             report.failed(path.name, error)
@@ -242,20 +270,26 @@ def masks_command(
                 initargs=(provider_name, options, threads),
             )
             try:
-                futures: list[tuple[Path, Future[tuple[str, int, str]]]] = [
-                    (p, pool.submit(_compute, p, out, limit, preview)) for p in todo
-                ]
-                for path, fut in futures:
+                futures: dict[Future[tuple[str, int, str]], Path] = {
+                    pool.submit(_compute, p, out, limit, preview): p for p in todo
+                }
+                for fut in as_completed(futures):
                     try:
-                        record(path, fut.result())
+                        record(futures[fut], fut.result())
                     except Exception as err:  # a worker died (e.g. out of memory)
-                        record(path, ("", 0, _one_line(err)))
+                        record(futures[fut], ("", 0, _one_line(err)))
             except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=True, cancel_futures=True)  # running tasks end (or die with Ctrl-C): exact count
                 raise
             pool.shutdown(wait=True)
     except KeyboardInterrupt:
-        # cache entries are written atomically: what exists is complete, and a rerun skips it
+        # Cache entries are written atomically: what exists is complete, and a rerun skips it. Count what was
+        # stored in this run, including entries whose worker finished while the interrupt was being handled.
+        for path, key in todo.items():
+            entry = cache.path(key, provider)
+            if path not in recorded and entry.exists() and entry.stat().st_mtime >= started:
+                index[path.stem] = (str(path), key, _stored_count(entry))
+                report.done(path.name)
         bar.close()
         if index:
             _write_index(folder, index)

@@ -5,7 +5,8 @@
 an exported ONNX model). Each raises a one-line :class:`InputError` (``"<out>: <reason>"``) when the output
 
 * is, or resolves to (symbolic links, ``..``, a relative or differently spelled path, a bind mount), one of the
-  input folders, or (file variant) one of the input files;
+  input folders, or (file variant) one of the input files, an existing file in an input folder (every file there
+  may be an input) or a new image in one;
 * is an existing file where a folder is needed, or an existing folder where a file is needed, or a broken
   symbolic link;
 * lies under a file (``out.png/sub``);
@@ -27,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from samfuse.io.errors import InputError
+from samfuse.io.reading import IMAGE_EXTENSIONS
 
 PathLike = str | os.PathLike[str]
 Inputs = Mapping[str, PathLike | None] | Iterable[PathLike | None]
@@ -57,7 +59,8 @@ def check_output_file(out: PathLike, inputs: Inputs = (), *, option: str = "--ou
     """Check that ``out`` can be written as an output file; returns it as a :class:`Path` (spelling kept).
 
     Its folder need not exist yet. Raises :class:`InputError` with one line ``"<out>: <reason>"`` when ``out`` is
-    an input file or folder, an existing folder, a broken symbolic link, lies under a file, or cannot be written.
+    an input file or folder, would replace a file or add an image in an input folder, is an existing folder, a
+    broken symbolic link, lies under a file, or cannot be written.
     """
     out = Path(out)
     if os.path.lexists(out) and not out.exists():
@@ -69,6 +72,11 @@ def check_output_file(out: PathLike, inputs: Inputs = (), *, option: str = "--ou
     if out.is_dir():
         raise InputError(f"{out}: {option} must be a file name, but this is an existing folder")
     _check_ancestors(out, option)
+    if out.exists() or out.suffix.lower() in IMAGE_EXTENSIONS:
+        for label, folder in _input_folders(inputs):
+            if _same(out.parent, folder):
+                what = "would replace a file in" if out.exists() else "would add an image to"
+                raise InputError(f"{out}: {option} {what} the input folder {_name(label, folder)}; choose another file")
     _check_writable(out.parent, option, shown=out)  # written as a temporary file in that folder, then renamed
     return out
 

@@ -102,6 +102,28 @@ def to_unit_float(img: np.ndarray, value_range: ValueRange = None) -> np.ndarray
     raise ValueError(f"unsupported dtype {img.dtype}")
 
 
+def range_mismatch(img: np.ndarray, value_range: ValueRange) -> str | None:
+    """Why ``value_range`` does not suit ``img``'s sample type, or None when it does.
+
+    A fixed range whose top lies beyond what the samples can hold (an 8-bit image with ``(0, 16383)``, a float
+    image in [0, 1] with ``(0, 255)``) maps every pixel into the bottom of [0, 1]: the image comes out dark.
+    """
+    if value_range is None or value_range == "minmax":
+        return None
+    lo, hi = (float(v) for v in value_range)
+    if img.dtype == np.uint8:
+        top, kind = 255.0, "an 8-bit image"
+    elif img.dtype == np.uint16:
+        top, kind = 65535.0, "a 16-bit image"
+    elif np.issubdtype(img.dtype, np.floating):
+        top, kind = 1.0, "a float image in [0, 1]"
+    else:
+        return None
+    if hi <= top:
+        return None
+    return f"{kind} mapped with the range {lo:g},{hi:g}, beyond its largest value {top:g} (it comes out dark)"
+
+
 def read_image(path: str | Path, *, value_range: ValueRange = None) -> np.ndarray:
     """Read an image as float32 in [0, 1]: H×W if its content is grey, H×W×3 RGB if colour.
 

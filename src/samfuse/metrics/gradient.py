@@ -35,14 +35,33 @@ def _preservation(g_src: np.ndarray, a_src: np.ndarray, g_f: np.ndarray, a_f: np
     G = min(g_X, g_F)/max(g_X, g_F), **but G = g_F where g_X == g_F** (the reference quirk);
     A = 1 - |α_X - α_F|/(π/2).
     """
+    # In-place forms of the formulas (the same operations in the same order: identical values) so that a large
+    # image needs few image-sized temporaries.
+    gaf = np.minimum(g_src, g_f)
+    tmp = np.maximum(g_src, g_f)
     with np.errstate(divide="ignore", invalid="ignore"):
-        gaf = np.minimum(g_src, g_f) / np.maximum(g_src, g_f)
+        gaf /= tmp
     tie = g_src == g_f
     gaf[tie] = g_f[tie]
-    aaf = 1 - np.abs(a_src - a_f) / (math.pi / 2)
-    qg = 0.9994 / (1 + np.exp(-15 * (gaf - 0.5)))
-    qa = 0.9879 / (1 + np.exp(-22 * (aaf - 0.8)))
-    return qg * qa
+    del tie
+    aaf = np.subtract(a_src, a_f, out=tmp)
+    np.abs(aaf, out=aaf)
+    aaf /= math.pi / 2
+    np.subtract(1, aaf, out=aaf)
+    qg = gaf  # 0.9994 / (1 + exp(-15 (G - 0.5)))
+    qg -= 0.5
+    qg *= -15
+    np.exp(qg, out=qg)
+    qg += 1
+    np.divide(0.9994, qg, out=qg)
+    qa = aaf  # 0.9879 / (1 + exp(-22 (A - 0.8)))
+    qa -= 0.8
+    qa *= -22
+    np.exp(qa, out=qa)
+    qa += 1
+    np.divide(0.9879, qa, out=qa)
+    qg *= qa
+    return qg
 
 
 def qabf(
@@ -76,8 +95,13 @@ def qabf(
     gf, af = edges(fused)
     qaf = _preservation(ga, aa, gf, af)
     qbf = _preservation(gb, ab, gf, af)
+    del aa, ab, gf, af
     den = sum32(ga + gb)
-    num = sum32(qaf * ga + qbf * gb)
+    qaf *= ga  # num = Σ(Q^{AF}·g_A + Q^{BF}·g_B), in place
+    qbf *= gb
+    qaf += qbf
+    del qbf
+    num = sum32(qaf)
     return float(num / den)
 
 
@@ -104,33 +128,70 @@ def nabf(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     weights w_X = g_X^1.5 where g_X ≥ 2, else 0.001. With AM = [g_F > g_A and g_F > g_B],
     N = Σ AM·((1 - Q_AF)·w_A + (1 - Q_BF)·w_B) / Σ(w_A + w_B).
     """
-    a, b, f = (np.asarray(v, dtype=np.float64) for v in (ir, vi, fused))
+    # In-place forms of the formulas, one source at a time (the same operations in the same order: identical
+    # values), so that a large image needs few image-sized float64 arrays at once.
 
     def strength_angle(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        gv, gh = _sobel_kumar(x)
-        g = np.sqrt(gh * gh + gv * gv)
-        ang = np.zeros_like(g)
-        nz = ~((gv == 0) & (gh == 0))
-        with np.errstate(divide="ignore"):
-            ang[nz] = np.arctan(gv[nz] / gh[nz])
+        gv, gh = _sobel_kumar(np.asarray(x, dtype=np.float64))
+        g = gh * gh
+        g += gv * gv
+        np.sqrt(g, out=g)
+        zero = (gv == 0) & (gh == 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ang = np.divide(gv, gh, out=gv)
+        np.arctan(ang, out=ang)
+        ang[zero] = 0.0
         return g, ang
 
-    ga, aa = strength_angle(a)
-    gb, ab = strength_angle(b)
-    gf, af = strength_angle(f)
-
-    def q(gx: np.ndarray, ax: np.ndarray) -> np.ndarray:
+    def q(gx: np.ndarray, ax: np.ndarray, gf: np.ndarray, af: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(gx > gf, gf / gx, gx / gf)
-        ratio = np.where((gx == 0) | (gf == 0), 0.0, ratio)
-        ang = np.abs(np.abs(ax - af) - math.pi / 2) * 2 / math.pi
-        qg = 0.9999 / (1 + np.exp(-19 * (ratio - 0.5)))
-        qa = 0.9995 / (1 + np.exp(-22 * (ang - 0.5)))
-        return np.sqrt(qg * qa)
+            ratio = gx / gf
+            np.copyto(ratio, gf / gx, where=gx > gf)
+        ratio[(gx == 0) | (gf == 0)] = 0.0
+        ang = np.subtract(ax, af)
+        np.abs(ang, out=ang)
+        ang -= math.pi / 2
+        np.abs(ang, out=ang)
+        ang *= 2
+        ang /= math.pi
+        qg = ratio  # 0.9999 / (1 + exp(-19 (ratio - 0.5)))
+        qg -= 0.5
+        qg *= -19
+        np.exp(qg, out=qg)
+        qg += 1
+        np.divide(0.9999, qg, out=qg)
+        qa = ang  # 0.9995 / (1 + exp(-22 (ang - 0.5)))
+        qa -= 0.5
+        qa *= -22
+        np.exp(qa, out=qa)
+        qa += 1
+        np.divide(0.9995, qa, out=qa)
+        qg *= qa
+        return np.sqrt(qg, out=qg)
 
-    qaf = q(ga, aa)
-    qbf = q(gb, ab)
-    wa = np.where(ga >= 2, ga**1.5, 0.001)
-    wb = np.where(gb >= 2, gb**1.5, 0.001)
+    gf, af = strength_angle(fused)
+    ga, aa = strength_angle(ir)
+    qaf = q(ga, aa, gf, af)
+    del aa
+    gb, ab = strength_angle(vi)
+    qbf = q(gb, ab, gf, af)
+    del ab, af
+
+    def weight(g: np.ndarray) -> np.ndarray:
+        w = g**1.5
+        w[~(g >= 2)] = 0.001
+        return w
+
+    wa = weight(ga)
+    wb = weight(gb)
     am = (gf > ga) & (gf > gb)
-    return float(np.sum(am * ((1 - qaf) * wa + (1 - qbf) * wb)) / np.sum(wa + wb))
+    del ga, gb, gf
+    den = np.sum(wa + wb)
+    np.subtract(1, qaf, out=qaf)  # am · ((1 - Q_AF)·w_A + (1 - Q_BF)·w_B)
+    qaf *= wa
+    np.subtract(1, qbf, out=qbf)
+    qbf *= wb
+    qaf += qbf
+    del qbf, wa, wb
+    np.multiply(am, qaf, out=qaf)
+    return float(np.sum(qaf) / den)

@@ -33,8 +33,20 @@ def _freqspace(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(u, v)
 
 
-@lru_cache(maxsize=16)
+#: CSF grids of images up to this many pixels are kept for the next image of the same size (a 640×480 grid is
+#: 2.4 MB); larger ones (a 6000×4000 grid is 192 MB) are recomputed, so they do not stay in memory.
+_CACHE_PIXELS = 4_000_000
+
+
 def _csf_chen_blum(h: int, w: int) -> np.ndarray:
+    return _csf_chen_blum_cached(h, w) if h * w <= _CACHE_PIXELS else _csf_chen_blum_compute(h, w)
+
+
+def _csf_mannos_sakrison(h: int, w: int) -> np.ndarray:
+    return _csf_mannos_sakrison_cached(h, w) if h * w <= _CACHE_PIXELS else _csf_mannos_sakrison_compute(h, w)
+
+
+def _csf_chen_blum_compute(h: int, w: int) -> np.ndarray:
     """DoG contrast sensitivity Sd(r) = e^{-(r/15.3870)²} - 0.7622·e^{-(r/1.3456)²}, r on the grid ×(w/30, h/30),
     returned ``ifftshift``-ed so that it multiplies ``fft2`` directly."""
     u, v = _freqspace(h, w)
@@ -43,12 +55,15 @@ def _csf_chen_blum(h: int, w: int) -> np.ndarray:
     return np.fft.ifftshift(sd)
 
 
-@lru_cache(maxsize=16)
-def _csf_mannos_sakrison(h: int, w: int) -> np.ndarray:
+def _csf_mannos_sakrison_compute(h: int, w: int) -> np.ndarray:
     """Mannos–Sakrison CSF 2.6(0.0192 + 0.144r)e^{-(0.144r)^1.1}, r on the grid ×(w/8, h/8), ``ifftshift``-ed."""
     u, v = _freqspace(h, w)
     r = np.sqrt((u * w / 8) ** 2 + (v * h / 8) ** 2)
     return np.fft.ifftshift(2.6 * (0.0192 + 0.144 * r) * np.exp(-((0.144 * r) ** 1.1)))
+
+
+_csf_chen_blum_cached = lru_cache(maxsize=16)(_csf_chen_blum_compute)
+_csf_mannos_sakrison_cached = lru_cache(maxsize=16)(_csf_mannos_sakrison_compute)
 
 
 def _unnormalised_gaussian_1d(sigma: float, half: int = 15) -> np.ndarray:
@@ -77,23 +92,48 @@ def qcb(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, cache: dict | None
         key = (id(x), "qcb")
         if cache is not None and key in cache:
             return cache[key][1]
-        y = sfft.ifft2(sfft.fft2(normalize255(x)) * sd)
+        # In-place forms of the same operations (identical values): a 6000×4000 complex image is 384 MB.
+        y = sfft.fft2(normalize255(x))
+        y *= sd
+        y = sfft.ifft2(y)
+        num = correlate_same_zero(y, g1)
+        den = correlate_same_zero(y, g2)
+        del y
         with np.errstate(divide="ignore", invalid="ignore"):
-            c = np.abs(correlate_same_zero(y, g1) / correlate_same_zero(y, g2) - 1)
-        cp = c**3 / (c**2 + 1e-4)
+            num /= den
+        del den
+        num -= 1
+        c = np.abs(num)
+        del num
+        cp = c**3
+        c **= 2
+        c += 1e-4
+        cp /= c
+        del c
         if cache is not None:
             cache[key] = (x, cp)
         return cp
+
+    def ratio(cx: np.ndarray, cf: np.ndarray) -> np.ndarray:  # where(cx < cf, cx/cf, cf/cx)
+        q = cx / cf
+        np.copyto(q, cf / cx, where=~(cx < cf))
+        return q
 
     c1 = masked_contrast(vi)
     c2 = masked_contrast(ir)
     cf = masked_contrast(fused)
     with np.errstate(divide="ignore", invalid="ignore"):
-        q1 = np.where(c1 < cf, c1 / cf, cf / c1)
-        q2 = np.where(c2 < cf, c2 / cf, cf / c2)
-        lam1 = c1**2 / (c1**2 + c2**2)
-        lam2 = c2**2 / (c1**2 + c2**2)
-    return float(np.mean(lam1 * q1 + lam2 * q2))
+        q1 = ratio(c1, cf)
+        q2 = ratio(c2, cf)
+        s1, s2 = c1**2, c2**2
+        total = s1 + s2
+        lam1 = np.divide(s1, total, out=s1)
+        lam2 = np.divide(s2, total, out=s2)
+        del total
+    lam1 *= q1
+    lam2 *= q2
+    lam1 += lam2
+    return float(np.mean(lam1))
 
 
 def _block_sum(x: np.ndarray, size: int) -> np.ndarray:

@@ -43,11 +43,24 @@ def _ssim_maps(
     """SSIM map and contrast-structure map with the separable window outer(g, g), 'valid' (float64)."""
     mx, vx = _moments(x, g, cache)
     my, vy = _moments(y, g, cache)
+    # In-place forms of cs = (2·vxy + c2)/(vx + vy + c2) and ssim = (2·mxy + c1)/(mx² + my² + c1)·cs: the same
+    # operations in the same order (identical values), with fewer image-sized temporaries (large images).
     mxy = mx * my
-    vxy = correlate_valid(x * y, g)
-    vxy -= mxy
-    cs = (2 * vxy + c2) / (vx + vy + c2)
-    ssim = (2 * mxy + c1) / (mx * mx + my * my + c1)
+    cs = correlate_valid(x * y, g)
+    cs -= mxy
+    cs *= 2
+    cs += c2
+    den = vx + vy
+    den += c2
+    cs /= den
+    np.multiply(mx, mx, out=den)
+    den += my * my
+    den += c1
+    ssim = mxy
+    ssim *= 2
+    ssim += c1
+    ssim /= den
+    del den
     ssim *= cs
     return ssim, cs
 

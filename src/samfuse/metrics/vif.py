@@ -27,35 +27,43 @@ _EPS = 1e-10
 
 def _scale_terms(
     refs: list[np.ndarray], dist: np.ndarray, sigma_nsq: float
-) -> Iterator[list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """For each scale, for each reference: (information with distortion VID, without VIND, gain g) maps.
+) -> Iterator[Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """For each scale, an iterator over the references of their (information with distortion VID, without VIND,
+    gain g) maps, computed one reference at a time (consume each before the next: large images stay in memory
+    bounds).
 
     Per pixel, with the clamping order of ``vifp_mscale.m``: σ² < 0 → 0; g = σ12/(σ1² + ε),
     sv² = σ2² - g·σ12; where σ1² < ε: g = 0, sv² = σ2², σ1² = 0; where σ2² < ε: g = 0, sv² = 0;
     where g < 0: sv² = σ2², g = 0; sv² ≥ ε. VID = log10(1 + g²σ1²/(sv² + σn²)), VIND = log10(1 + σ1²/σn²).
     """
-    refs = [np.asarray(r, dtype=np.float64) for r in refs]
     d = np.asarray(dist, dtype=np.float64)
     for scale in range(1, 5):
         n = 2 ** (5 - scale) + 1
         g1 = gaussian_1d(n, n / 5.0)
         if scale > 1:
-            refs = [correlate_valid_decimated(r, g1) for r in refs]
+            refs = [correlate_valid_decimated(np.asarray(r, dtype=np.float64), g1) for r in refs]
             d = correlate_valid_decimated(d, g1)
         mu_d = correlate_valid(d, g1)
         s2 = correlate_valid(d * d, g1)
         s2 -= mu_d * mu_d
         np.maximum(s2, 0.0, out=s2)
-        out = []
-        for r in refs:
-            mu_r = correlate_valid(r, g1)
-            s1 = correlate_valid(r * r, g1)
-            s1 -= mu_r * mu_r
-            np.maximum(s1, 0.0, out=s1)
-            s12 = correlate_valid(r * d, g1)
-            s12 -= mu_r * mu_d
-            out.append(_clamped_terms(s1, s2, s12, sigma_nsq))
-        yield out
+        yield _reference_terms(refs, d, mu_d, s2, g1, sigma_nsq)
+
+
+def _reference_terms(
+    refs: list[np.ndarray], d: np.ndarray, mu_d: np.ndarray, s2: np.ndarray, g1: np.ndarray, sigma_nsq: float
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    for ref in refs:
+        r = np.asarray(ref, dtype=np.float64)
+        mu_r = correlate_valid(r, g1)
+        s1 = correlate_valid(r * r, g1)
+        s1 -= mu_r * mu_r
+        np.maximum(s1, 0.0, out=s1)
+        s12 = correlate_valid(r * d, g1)
+        s12 -= mu_r * mu_d
+        del r, mu_r
+        yield _clamped_terms(s1, s2, s12, sigma_nsq)
+        del s1, s12
 
 
 def _clamped_terms(
@@ -65,25 +73,31 @@ def _clamped_terms(
 
     The sequential masked assignments of the reference collapse to: g = 0 where σ1² < ε, σ2² < ε or g < 0;
     sv² = 0 where σ2² < ε, else σ2² where σ1² < ε or g < 0, else σ2² - g·σ12; then sv² ≥ ε; σ1² = 0 where < ε.
+    ``sig1`` and ``sig12`` are overwritten (in-place forms of the same operations: identical values, fewer
+    image-sized temporaries).
     """
-    gain = sig12 / (sig1 + _EPS)
-    sv = s2 - gain * sig12
+    gain = sig1 + _EPS
+    np.divide(sig12, gain, out=gain)
+    sv = np.multiply(gain, sig12, out=sig12)
+    np.subtract(s2, sv, out=sv)
     m1 = sig1 < _EPS
     m2 = s2 < _EPS
     neg = (gain < 0) & ~m1 & ~m2
     zero_gain = m1 | m2 | neg
-    sv = np.where(m1 | neg, s2, sv)
+    np.copyto(sv, s2, where=m1 | neg)
     sv[m2] = 0.0
     np.maximum(sv, _EPS, out=sv)
     gain[zero_gain] = 0.0
-    sig1 = np.where(m1, 0.0, sig1)
+    del m2, neg, zero_gain
+    sig1[m1] = 0.0
     sv += sigma_nsq
     vid = gain * gain
     vid *= sig1
     vid /= sv
+    del sv
     vid += 1
     np.log10(vid, out=vid)
-    vind = sig1 / sigma_nsq
+    vind = np.divide(sig1, sigma_nsq, out=sig1)
     vind += 1
     np.log10(vind, out=vind)
     return vid, vind, gain
@@ -108,6 +122,7 @@ def vifp(ir: np.ndarray, vi: np.ndarray | None, fused: np.ndarray, *, sigma_nsq:
         for i, (vid, vind, _) in enumerate(terms):
             num[i] += float(np.sum(vid))
             den[i] += float(np.sum(vind))
+            del vid, vind
     total = 0.0
     for nu, de in zip(num, den, strict=True):
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -134,7 +149,13 @@ def viff(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
     for p, terms in zip(VIFF_SCALE_WEIGHTS, _scale_terms([ir, vi], fused, 0.005 * 255 * 255), strict=True):
         (vid1, vind1, g1), (vid2, vind2, g2) = terms
         take1 = g1 < g2
-        vid = np.where(take1, vid1, vid2)
-        vind = np.where(take1, vind1, vind2)
+        del g1, g2
+        vid = vid2  # where(take1, vid1, vid2), in place
+        np.copyto(vid, vid1, where=take1)
+        del vid1
+        vind = vind2
+        np.copyto(vind, vind1, where=take1)
+        del vind1, take1
         total += p * float(np.sum(vid + c) / np.sum(vind + c))
+        del vid, vind, vid2, vind2
     return total

@@ -13,7 +13,14 @@ from .cache import MaskCache, image_hash, provider_key
 from .perturb import dilate, drop_masks, erode
 from .preview import overlay
 from .products import MaskPairs, modality_mask, top_k_pairs
-from .registry import UnknownProviderError, get_provider, list_providers, register_provider
+from .registry import (
+    UnknownOptionError,
+    UnknownProviderError,
+    get_provider,
+    list_providers,
+    provider_options,
+    register_provider,
+)
 
 # built-in providers register themselves on import (SAM's heavy imports happen only when it is built)
 from . import regions, sam, thermal  # noqa: E402, F401, I001  isort: skip
@@ -22,7 +29,9 @@ __all__ = [
     "MaskProvider",
     "MaskSet",
     "ProviderError",
+    "UnknownOptionError",
     "UnknownProviderError",
+    "provider_options",
     "register_provider",
     "get_provider",
     "list_providers",

@@ -11,7 +11,21 @@ import numpy as np
 
 from samfuse.io.writing import to_uint8
 
-__all__ = ["MaskSet", "MaskProvider", "ProviderError", "as_uint8", "as_rgb_uint8", "as_grey_float"]
+__all__ = [
+    "MaskSet",
+    "MaskProvider",
+    "ProviderError",
+    "as_uint8",
+    "as_rgb_uint8",
+    "as_grey_float",
+    "WORKING_SIDE",
+    "shrink_to",
+    "grow_labels",
+]
+
+#: Longest side at which the weight-free providers segment (as SAM works at 1024 px); masks come back at the
+#: image's own size. Bounds time and memory for large images (a 6000×4000 frame: see docs/semantics.md).
+WORKING_SIDE = 1024
 
 
 class ProviderError(Exception):
@@ -24,10 +38,13 @@ class MaskSet:
 
     ``masks``: (N, H, W) bool, sorted by area (pixel count), largest first; ties keep the provider's order.
     ``scores``: (N,) float32, the provider's confidence per mask, or NaN where it has none.
+    ``total``: how many masks the provider found when only the largest were built (:meth:`MaskProvider.
+    generate_top`); None means all of them are here (see :attr:`found`).
     """
 
     masks: np.ndarray
     scores: np.ndarray
+    total: int | None = None
 
     def __post_init__(self) -> None:
         if self.masks.ndim != 3 or self.masks.dtype != np.bool_:
@@ -61,20 +78,38 @@ class MaskSet:
         return cls(np.ascontiguousarray(arr[order]), sc[order])
 
     @classmethod
-    def from_labels(cls, labels: np.ndarray, scores: dict[int, float] | None = None) -> MaskSet:
-        """One mask per non-zero label of an (H, W) integer label map, sorted by area."""
-        ids = np.unique(labels)
-        ids = ids[ids != 0]
+    def from_labels(
+        cls, labels: np.ndarray, scores: dict[int, float] | None = None, limit: int | None = None
+    ) -> MaskSet:
+        """One mask per non-zero label of an (H, W) label map of non-negative integers, sorted by area (ties:
+        smaller label first). With ``limit`` only the ``limit`` largest are built (:attr:`total` counts all), so
+        memory is ``limit`` masks, not one per label."""
+        counts = np.bincount(labels.ravel().astype(np.intp, copy=False))
+        counts[0] = 0
+        ids = np.flatnonzero(counts)
         if ids.size == 0:
             return cls.empty(labels.shape)
-        masks = labels[None, :, :] == ids[:, None, None]
-        sc = None if scores is None else [scores.get(int(i), np.nan) for i in ids]
-        return cls.from_masks(masks, sc)
+        ids = ids[np.argsort(-counts[ids], kind="stable")]
+        total = int(ids.size)
+        if limit is not None:
+            ids = ids[:limit]
+        masks = np.empty((ids.size, *labels.shape), dtype=bool)
+        for i, label in enumerate(ids):
+            np.equal(labels, label, out=masks[i])
+        sc = np.full(ids.size, np.nan, dtype=np.float32)
+        if scores is not None:
+            sc[:] = [scores.get(int(i), np.nan) for i in ids]
+        return cls(masks, sc, None if total == ids.size else total)
 
     @classmethod
     def empty(cls, shape: tuple[int, ...]) -> MaskSet:
         h, w = int(shape[0]), int(shape[1])
         return cls(np.zeros((0, h, w), dtype=bool), np.zeros(0, dtype=np.float32))
+
+    @property
+    def found(self) -> int:
+        """How many masks the provider found (``len(self)`` unless only the largest were kept)."""
+        return len(self) if self.total is None else self.total
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -99,8 +134,10 @@ class MaskSet:
         return MaskSet(self.masks[index], self.scores[index])
 
     def top(self, k: int | None) -> MaskSet:
-        """The ``k`` largest masks (all when ``k`` is None)."""
-        return self if k is None else MaskSet(self.masks[:k], self.scores[:k])
+        """The ``k`` largest masks (all when ``k`` is None); :attr:`found` is kept."""
+        if k is None or k >= len(self):
+            return self
+        return MaskSet(self.masks[:k], self.scores[:k], self.found)
 
     def to_list(self) -> list[dict[str, Any]]:
         """``[{"segmentation": (H, W) bool, "area": int, "score": float}, ...]``, largest first."""
@@ -136,6 +173,28 @@ def as_grey_float(image: np.ndarray) -> np.ndarray:
     return (0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]).astype(np.float32)
 
 
+def shrink_to(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``image`` resized (area averaging) so that its longer side is at most ``max_side``; unchanged if it is."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    f = max_side / max(h, w)
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def grow_labels(labels: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """An (h, w) int32 label map brought to ``shape[:2]`` by nearest-neighbour resizing (unchanged if equal)."""
+    import cv2
+
+    h, w = int(shape[0]), int(shape[1])
+    if labels.shape == (h, w):
+        return labels
+    return cv2.resize(labels.astype(np.int32, copy=False), (w, h), interpolation=cv2.INTER_NEAREST)
+
+
 class MaskProvider(ABC):
     """Maps one image (H×W or H×W×3 uint8) to a :class:`MaskSet`.
 
@@ -157,6 +216,14 @@ class MaskProvider(ABC):
     @abstractmethod
     def generate(self, image: np.ndarray) -> MaskSet:
         """Compute the masks of ``image``."""
+
+    def generate_top(self, image: np.ndarray, k: int | None) -> MaskSet:
+        """The ``k`` largest masks of ``image`` (all when None), :attr:`MaskSet.found` counting all.
+
+        The same masks as ``generate(image).top(k)``; providers override it to build only ``k`` full-size masks
+        (a 6000×4000 mask is 24 MB).
+        """
+        return self.generate(image).top(k)
 
     def __call__(self, image: np.ndarray) -> MaskSet:
         return self.generate(image)

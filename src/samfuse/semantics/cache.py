@@ -93,7 +93,7 @@ class MaskCache:
             self.misses += 1
             return None
         self.hits += 1
-        return MaskSet(masks, scores).top(top_k)
+        return MaskSet(masks, scores, total if total > n else None).top(top_k)
 
     def put(self, image: np.ndarray | str, provider: MaskProvider, masks: MaskSet, top_k: int | None = None) -> Path:
         """Store the ``top_k`` largest of ``masks`` (all when None) atomically; returns the file."""
@@ -107,7 +107,7 @@ class MaskCache:
             "params": provider.params(),
             "image_sha256": key,
             "limit": -1 if top_k is None else int(top_k),
-            "total": len(masks),
+            "total": masks.found,
         }
         info = self.folder(provider) / "provider.json"
         if not info.exists():
@@ -132,6 +132,6 @@ class MaskCache:
         cached = self.get(key, provider, top_k)
         if cached is not None:
             return cached, True
-        masks = provider.generate(image)
+        masks = provider.generate_top(image, top_k)
         self.put(key, provider, masks, top_k)
         return masks.top(top_k), False

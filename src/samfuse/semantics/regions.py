@@ -16,6 +16,11 @@ Pipeline (deterministic, no randomness anywhere):
    gradients of dark night scenes.
 4. Every merged region of at least ``min_share`` of the image becomes one mask; masks are sorted by area.
 
+Steps 1–4 run at a bounded working resolution: an image whose longer side exceeds ``max_side`` (default
+:data:`~samfuse.semantics.base.WORKING_SIDE`, 1024 px, SAM's input size) is first reduced by area averaging,
+and the region map is brought back to the image's size by nearest-neighbour resizing, so the masks always have
+the image's size. Images up to 1024 px a side (MSRS, M3FD, RoadScene, TNO) are segmented at full resolution.
+
 Defaults were tuned by eye on MSRS (640×480, day and night, IR and VIS) and M3FD (1024×768) so that the
 masks are object- and stuff-sized (road, building facade, car, pedestrian, tree crown), like SAM's
 "everything" output, rather than superpixels: tens of masks per 640×480 image (16–80 on the MSRS images
@@ -29,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import MaskProvider, MaskSet, as_uint8
+from .base import WORKING_SIDE, MaskProvider, MaskSet, as_uint8, grow_labels, shrink_to
 from .registry import register_provider
 
 __all__ = ["RegionsProvider"]
@@ -56,7 +61,7 @@ class RegionsProvider(MaskProvider):
 
     Parameters: ``scale_640`` (Felzenszwalb scale at 640×480, larger = bigger regions), ``sigma`` (px),
     ``min_share`` (smallest region, fraction of the image), ``merge_threshold`` (CIELAB ΔE),
-    ``stretch`` (low/high percentiles of the contrast stretch).
+    ``stretch`` (low/high percentiles of the contrast stretch), ``max_side`` (working resolution, px).
     """
 
     name = "regions"
@@ -68,9 +73,13 @@ class RegionsProvider(MaskProvider):
         min_share: float = 0.001,
         merge_threshold: float = 10.0,
         stretch: tuple[float, float] = (1.0, 99.0),
+        max_side: int = WORKING_SIDE,
     ) -> None:
-        if scale_640 <= 0 or sigma < 0 or not 0 < min_share < 1 or merge_threshold < 0:
-            raise ValueError("regions: need scale_640 > 0, sigma >= 0, 0 < min_share < 1, merge_threshold >= 0")
+        if scale_640 <= 0 or sigma < 0 or not 0 < min_share < 1 or merge_threshold < 0 or max_side < 16:
+            raise ValueError(
+                "regions: need scale_640 > 0, sigma >= 0, 0 < min_share < 1, merge_threshold >= 0, max_side >= 16"
+            )
+        self.max_side = int(max_side)
         self.scale_640 = float(scale_640)
         self.sigma = float(sigma)
         self.min_share = float(min_share)
@@ -84,13 +93,17 @@ class RegionsProvider(MaskProvider):
             "min_share": self.min_share,
             "merge_threshold": self.merge_threshold,
             "stretch": list(self.stretch),
+            "max_side": self.max_side,
         }
 
     def labels(self, image: np.ndarray) -> np.ndarray:
-        """The (H, W) int32 region map (0 = no region) behind :meth:`generate`."""
+        """The (H, W) int32 region map (0 = no region) behind :meth:`generate`, at the image's size."""
+        return grow_labels(self._labels(shrink_to(as_uint8(image), self.max_side)), image.shape)
+
+    def _labels(self, img: np.ndarray) -> np.ndarray:
+        """The region map of a uint8 image at the size given."""
         from skimage import color, graph, segmentation
 
-        img = as_uint8(image)
         grey = img.ndim == 2 or (np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2]))
         if img.ndim == 3 and grey:
             img = img[..., 0]
@@ -131,3 +144,6 @@ class RegionsProvider(MaskProvider):
 
     def generate(self, image: np.ndarray) -> MaskSet:
         return MaskSet.from_labels(self.labels(image))
+
+    def generate_top(self, image: np.ndarray, k: int | None) -> MaskSet:
+        return MaskSet.from_labels(self.labels(image), limit=k)

@@ -15,13 +15,21 @@ Any callable ``builder(**options) -> MaskProvider`` can be registered (a class i
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .base import MaskProvider
+from .base import MaskProvider, ProviderError
 
-__all__ = ["register_provider", "get_provider", "list_providers", "UnknownProviderError"]
+__all__ = [
+    "register_provider",
+    "get_provider",
+    "list_providers",
+    "provider_options",
+    "UnknownProviderError",
+    "UnknownOptionError",
+]
 
 B = TypeVar("B", bound=Callable[..., MaskProvider])
 
@@ -31,6 +39,10 @@ class UnknownProviderError(KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it one plain line
         return str(self.args[0])
+
+
+class UnknownOptionError(ProviderError):
+    """An option the provider does not take; the message lists the ones it does."""
 
 
 @dataclass(frozen=True)
@@ -54,14 +66,42 @@ def register_provider(name: str, description: str = "", *, overwrite: bool = Fal
     return deco
 
 
-def get_provider(name: str, **options: Any) -> MaskProvider:
-    """Build the provider registered as ``name`` with ``options`` (see each provider's parameters)."""
+def _entry(name: str) -> _Entry:
     try:
-        entry = _REGISTRY[name]
+        return _REGISTRY[name]
     except KeyError:
         raise UnknownProviderError(
             f"unknown mask provider {name!r}; available: {', '.join(sorted(_REGISTRY))}"
         ) from None
+
+
+def provider_options(name: str) -> list[str] | None:
+    """The option names the provider ``name`` takes, in its signature's order, or None when it takes any
+    (a ``**kwargs`` builder without an ``extra_options`` attribute listing them)."""
+    builder = _entry(name).builder
+    params = inspect.signature(builder).parameters.values()
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        extra = getattr(builder, "extra_options", None)
+        if extra is None:
+            return None
+        names += [n for n in extra if n not in names]
+    return names
+
+
+def get_provider(name: str, **options: Any) -> MaskProvider:
+    """Build the provider registered as ``name`` with ``options`` (see each provider's parameters).
+
+    An option the provider does not take raises :class:`UnknownOptionError` listing the valid ones.
+    """
+    entry = _entry(name)
+    valid = provider_options(name)
+    if valid is not None:
+        unknown = [k for k in options if k not in valid]
+        if unknown:
+            raise UnknownOptionError(
+                f"unknown option(s) for mask provider {name!r}: {', '.join(unknown)}; valid: {', '.join(valid)}"
+            )
     return entry.builder(**options)
 
 

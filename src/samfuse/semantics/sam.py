@@ -1,9 +1,13 @@
 """``sam``: automatic mask generation with Segment Anything (``vit_b``/``vit_l``/``vit_h``, official
 ``segment_anything`` package) or MobileSAM (``vit_t``, ``mobile_sam`` module of the ``mobilesam-mirror`` package).
 
-* The model is built without weights, then the user's checkpoint (a plain ``state_dict`` as published) is
-  loaded with ``torch.load(path, map_location="cpu", weights_only=True)`` — no arbitrary unpickling — and
-  ``load_state_dict(strict=True)``.  The model is inferred from the state dict when not given.
+* The user's checkpoint (a plain ``state_dict`` as published) is read with :func:`samfuse.io.checkpoint.
+  load_state_dict` (``weights_only=True``, no arbitrary unpickling; one-line :class:`~samfuse.io.checkpoint.
+  CheckpointError` for a missing, empty, corrupt or non-state-dict file), then its tensor names and shapes are
+  compared with each model's (:func:`expected_shapes`: ``vit_b/l/h`` built on the meta device, so no memory is
+  allocated; ``vit_t`` is small and built on the CPU).  The model is the one whose names and shapes match when
+  ``model`` is not given; a mismatch names the first differing tensor and suggests ``--model`` only when another
+  model matches.
 * The file's sha256 is compared with the official files (:data:`KNOWN_CHECKPOINTS`); an unknown file is
   accepted and reported (:attr:`SamProvider.checkpoint_note`).
 * Grey images (IR) are replicated to three channels; SAM gets RGB uint8.
@@ -17,15 +21,25 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from .base import MaskProvider, MaskSet, ProviderError, as_rgb_uint8
 from .registry import register_provider
 
-__all__ = ["SamProvider", "PRESETS", "KNOWN_CHECKPOINTS", "MODELS", "missing_checkpoint_message", "file_sha256"]
+__all__ = [
+    "SamProvider",
+    "PRESETS",
+    "KNOWN_CHECKPOINTS",
+    "MODELS",
+    "missing_checkpoint_message",
+    "file_sha256",
+    "expected_shapes",
+    "matching_models",
+]
 
 MODELS = ("vit_t", "vit_b", "vit_l", "vit_h")
 
@@ -151,21 +165,6 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def infer_model(state_dict: dict[str, Any]) -> str:
-    """``vit_t`` / ``vit_b`` / ``vit_l`` / ``vit_h`` from the keys and shapes of a SAM state dict."""
-    if any(k.startswith("image_encoder.patch_embed.seq.") for k in state_dict):
-        return "vit_t"
-    pos = state_dict.get("image_encoder.pos_embed")
-    if pos is not None:
-        dim = int(pos.shape[-1])
-        by_dim = {768: "vit_b", 1024: "vit_l", 1280: "vit_h"}
-        if dim in by_dim:
-            return by_dim[dim]
-    raise ProviderError(
-        "checkpoint is not a SAM/MobileSAM state dict (cannot tell vit_t/vit_b/vit_l/vit_h); pass --model"
-    )
-
-
 def _packages(model: str) -> tuple[Any, Any]:
     """``(sam_model_registry, SamAutomaticMaskGenerator)`` of the package that builds ``model``."""
     from . import compat
@@ -182,20 +181,82 @@ def _packages(model: str) -> tuple[Any, Any]:
     return sam_model_registry, SamAutomaticMaskGenerator
 
 
-def load_state_dict(path: Path) -> dict[str, Any]:
-    """Tensors of a checkpoint, loaded with ``weights_only=True`` on the CPU (accepts ``{"model": sd}`` too)."""
+@cache
+def expected_shapes(model: str) -> dict[str, tuple[int, ...]]:
+    """Tensor names and shapes of ``model``'s state dict, without allocating its weights where possible.
+
+    ``vit_b``/``vit_l``/``vit_h`` are built on the meta device; ``vit_t`` (10 M parameters) on the CPU, because
+    TinyViT's constructor reads a tensor value (``.item()``), which the meta device refuses.
+    """
     import torch
 
+    registry, _ = _packages(model)
+    if model == "vit_t":
+        net = registry[model](checkpoint=None)
+    else:
+        with torch.device("meta"):
+            net = registry[model](checkpoint=None)
+    return {k: tuple(v.shape) for k, v in net.state_dict().items()}
+
+
+def _meta(model: str) -> dict[str, Any]:
+    import torch
+
+    return {k: torch.empty(shape, device="meta") for k, shape in expected_shapes(model).items()}
+
+
+def matching_models(state: dict[str, Any], models: tuple[str, ...] = MODELS) -> list[str]:
+    """The models whose tensor names and shapes are exactly those of ``state`` (packages not installed: skipped)."""
+    found = []
+    for model in models:
+        try:
+            shapes = expected_shapes(model)
+        except ProviderError:
+            continue
+        if shapes.keys() == state.keys() and all(tuple(state[k].shape) == s for k, s in shapes.items()):
+            found.append(model)
+    return found
+
+
+def _closest(state: dict[str, Any]) -> str | None:
+    """The model a state dict is closest to by its names (most shared tensor names), or None if none is shared."""
+    best, shared = None, 0
+    for model in MODELS:
+        try:
+            n = len(expected_shapes(model).keys() & state.keys())
+        except ProviderError:
+            continue
+        if n > shared:
+            best, shared = model, n
+    return best
+
+
+def check_sam_state(state: dict[str, Any], path: Path, model: str | None) -> str:
+    """The model ``state`` holds (``model`` if given), or a one-line :class:`CheckpointError`.
+
+    ``--model`` is suggested only when another model's tensor names and shapes match exactly.
+    """
+    from samfuse.io.checkpoint import CheckpointError, check_state_dict  # torch: imported when SAM is used
+
+    if model is None:
+        found = matching_models(state)
+        if found:
+            return found[0]
+        closest = _closest(state)
+        if closest is None:
+            first = next(iter(state))
+            raise CheckpointError(
+                f"{path}: not a SAM or MobileSAM checkpoint (no tensor has a SAM name; the first is {first!r})"
+            )
+        model = closest
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # unpickling refused, truncated file, not a torch file...
-        msg = " ".join(str(err).split())[:300]
-        raise ProviderError(f"cannot load checkpoint {path}: {type(err).__name__}: {msg}") from None
-    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
-        obj = obj["model"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ProviderError(f"checkpoint {path} is not a plain state dict of tensors")
-    return obj
+        check_state_dict(state, _meta(model), path, what=f"SAM {model}")
+    except CheckpointError as err:
+        others = [m for m in matching_models(state) if m != model]
+        if others:
+            raise CheckpointError(f"{err}; it holds a {others[0]} model: pass --model {others[0]}") from None
+        raise
+    return model
 
 
 @register_provider("sam", "Segment Anything / MobileSAM automatic masks from a checkpoint (--checkpoint, --preset)")
@@ -211,6 +272,8 @@ class SamProvider(MaskProvider):
     """
 
     name = "sam"
+    #: generator arguments accepted through ``**overrides`` (listed by :func:`~samfuse.semantics.provider_options`)
+    extra_options: ClassVar[tuple[str, ...]] = _GENERATOR_KEYS
 
     def __init__(
         self,
@@ -236,20 +299,22 @@ class SamProvider(MaskProvider):
             raise ProviderError(f"unknown sam model {model!r}; available: {', '.join(MODELS)}")
         unknown = set(overrides) - set(_GENERATOR_KEYS)
         if unknown:
-            raise ProviderError(f"unknown sam generator option(s): {', '.join(sorted(unknown))}")
+            raise ProviderError(
+                f"unknown sam generator option(s): {', '.join(sorted(unknown))}; valid: {', '.join(_GENERATOR_KEYS)}"
+            )
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ProviderError(f"device {device}: CUDA is not available here; use device cpu")
         path = Path(checkpoint).expanduser()
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():
             raise ProviderError(f"checkpoint {path} does not exist; {missing_checkpoint_message()}")
 
+        from samfuse.io.checkpoint import load_state_dict
+
+        state = load_state_dict(path)  # CheckpointError (one line) for a directory, empty or corrupt file, ...
+        inferred = check_sam_state(state, path, model)
         self.checkpoint = path
         self.sha256 = file_sha256(path)
         self.known = next((k for k in KNOWN_CHECKPOINTS if k.sha256 == self.sha256), None)
-        state = load_state_dict(path)
-        inferred = infer_model(state)
-        if model is not None and model != inferred:
-            raise ProviderError(f"checkpoint {path.name} holds a {inferred} model, not {model}")
         self.model_name = inferred
         if self.known is not None and self.known.model != inferred:  # pragma: no cover - impossible for real files
             raise ProviderError(f"checkpoint {path.name} matches {self.known.filename} but holds {inferred}")
@@ -264,11 +329,7 @@ class SamProvider(MaskProvider):
 
         registry, generator_cls = _packages(inferred)
         net = registry[inferred](checkpoint=None)
-        try:
-            net.load_state_dict(state, strict=True)
-        except RuntimeError as err:
-            first = " ".join(str(err).split())[:300]
-            raise ProviderError(f"checkpoint {path.name} does not fit {inferred}: {first}") from None
+        net.load_state_dict(state, strict=True)  # names and shapes were checked above
         del state
         self.device = device
         self.net = net.to(device).eval()
