@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from samfuse.io import read_image, read_raw
+from samfuse.io.checkpoint import CheckpointError
 from samfuse.models import build, list_methods
 from samfuse.models.sage.spa import CrossAttention, SpatialTransformer
 from samfuse.models.sage.teacher import NO_WEIGHTS, SageTeacher, SageTeacherNet, masked_image_tensors
@@ -181,11 +182,11 @@ def test_bad_weight_files_fail_with_one_line(tmp_path) -> None:
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     cases = {
         tmp_path / "missing.pt": "no such file",
-        tmp_path / "other.pt": "not sage-teacher weights",
-        tmp_path / "junk.pt": "not a readable checkpoint",
+        tmp_path / "other.pt": "is missing (and 187 more); this is not a sage-teacher checkpoint",
+        tmp_path / "junk.pt": "not a PyTorch checkpoint",
     }
     for path, reason in cases.items():
-        with pytest.raises(ValueError) as err:
+        with pytest.raises(CheckpointError) as err:
             build("sage-teacher", weights=path)
         msg = str(err.value)
         assert msg.startswith(str(path)) and reason in msg and "\n" not in msg

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from samfuse.io.checkpoint import check_state_dict, load_state_dict
 from samfuse.models.base import FusionMethod
 from samfuse.models.registry import register
 from samfuse.semantics.masked import masked_images
@@ -44,7 +45,6 @@ __all__ = [
     "SageTeacherNet",
     "SageTeacher",
     "masked_image_tensors",
-    "load_state_dict_file",
     "load_teacher_weights",
     "NO_WEIGHTS",
 ]
@@ -188,45 +188,13 @@ class SageTeacher(FusionMethod):
         return cast(torch.Tensor, self.net(vi, ir, vm, im)).clamp(0.0, 1.0)
 
 
-def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a ``.safetensors`` file, or of a plain ``state_dict`` saved by ``torch.save``.
-
-    ``torch.load(weights_only=True, map_location="cpu")``: no arbitrary unpickling. Raises ``ValueError`` with
-    one line naming the file when it is missing or holds anything but a flat ``{name: tensor}`` dict.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"{p}: no such file")
-    try:
-        if p.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            sd: Any = load_file(str(p), device="cpu")
-        else:
-            sd = torch.load(p, weights_only=True, map_location="cpu")
-    except Exception as err:  # any unreadable file: one line, no traceback
-        reason = " ".join(str(err).split())[:200]
-        raise ValueError(f"{p}: not a readable checkpoint ({type(err).__name__}: {reason})") from None
-    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
-        raise ValueError(f"{p}: not a state dict of tensors")
-    return dict(sd)
-
-
 def load_teacher_weights(net: SageTeacherNet, path: str | Path) -> None:
-    """Load ``path`` into ``net`` strictly (names and shapes); any mismatch is a one-line ``ValueError``."""
-    sd = load_state_dict_file(path)
-    own = net.state_dict()
-    missing = sorted(set(own) - set(sd))
-    unexpected = sorted(set(sd) - set(own))
-    wrong = sorted(k for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
-    if missing or unexpected or wrong:
-        parts = [
-            f"{len(v)} {what} (first: {v[0]})"
-            for what, v in (("missing", missing), ("unexpected", unexpected), ("wrong-shape", wrong))
-            if v
-        ]
-        raise ValueError(f"{path}: not sage-teacher weights: {', '.join(parts)}")
-    net.load_state_dict(sd, strict=True)
+    """Load ``path`` (safetensors, or a plain state dict; fp16 is cast) into ``net`` strictly, through
+    :mod:`samfuse.io.checkpoint`: a bad file or a tensor of the wrong name or shape is one
+    :class:`~samfuse.io.checkpoint.CheckpointError` line naming the file."""
+    state = load_state_dict(path)
+    check_state_dict(state, net, path, what="sage-teacher")
+    net.load_state_dict(state, strict=True)
 
 
 @register("sage-teacher", "SAGE's SAM-guided teacher (SPA attention; needs top_k_pairs masks and --weights)")

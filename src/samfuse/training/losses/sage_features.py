@@ -162,6 +162,6 @@ def load_sam_two_blocks(path: str | Path) -> SamTwoBlocks:
     ignored. Raises ``ValueError`` with one line naming the file when a needed tensor is missing or has the
     wrong shape (a ViT-L/H or MobileSAM file, an unrelated file).
     """
-    from samfuse.models.sage.teacher import load_state_dict_file
+    from samfuse.io.checkpoint import load_state_dict
 
-    return sam_two_blocks_from_state_dict(load_state_dict_file(path), str(path))
+    return sam_two_blocks_from_state_dict(load_state_dict(path), str(path))
