@@ -71,7 +71,7 @@ def test_alternation_and_per_model_schedules(batch, tmp_path: Path) -> None:  # 
         kinds = {k.split("/")[0] for k in out}
         assert kinds == {name for name, n in zip("st", updates[-1], strict=True) if n}
     assert updates == [(1, 0), (0, 1), (1, 1)]
-    assert own_updates(3, 6) == (4, 4) and own_updates(56, 1600) == (800, 800) and own_updates(4, 3) == (2, 1)
+    assert own_updates(3, 6) == (4, 4) and own_updates(56, 3600) == (1800, 1800) and own_updates(4, 3) == (2, 1)
     # cpu ("own"): each cosine spans that model's own updates; paper ("authors"): all loop steps
     assert (task.sched_s.T_max, task.sched_t.T_max) == (4, 4)
     paper = make_task(tmp_path, spe=3, total=6, schedule="authors")

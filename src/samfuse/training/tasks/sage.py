@@ -74,7 +74,7 @@ class SageProfile(Profile):
 #: ``cpu``: sized for the 2-core development VM to finish in about 100-115 minutes (docs/sage.md, Training).
 PROFILES = {
     "paper": SageProfile(batch_size=4, crop=(192, 256), epochs=100, schedule="authors", log_every=10),
-    "cpu": SageProfile(batch_size=4, crop=(64, 96), steps=1600, schedule="own", log_every=10),
+    "cpu": SageProfile(batch_size=4, crop=(64, 96), steps=3600, schedule="own", log_every=10),
 }
 
 
