@@ -169,12 +169,19 @@ def fusion_loss(
     vm: torch.Tensor,
     im: torch.Tensor,
     extractor: FeatureExtractor,
+    cs_weight: float = 1.0,
 ) -> SageLoss:
-    """The authors' ``Losses.cal``: :math:`L = 3 L_{pix} + 3 L_{grad} + CS/3000`; ``ref`` is detached here."""
+    """The authors' ``Losses.cal``: :math:`L = 3 L_{pix} + 3 L_{grad} + w_{cs}\\,CS/3000`; ``ref`` is detached.
+
+    ``cs_weight`` (:math:`w_{cs}`, 1 for the authors) scales L_cs; 0 turns it off without running the extractor
+    (the L_cs ablation)."""
     ref = ref.detach()
     pix = pixel_loss(o, y, ir, ref)
     grad = gradient_term(o, y, ir, ref)
-    cs = contrastive_semantic_loss(o, ref, y, ir, vm, im, extractor) * CS_SCALE
+    if cs_weight == 0:
+        cs = o.new_zeros(())
+    else:
+        cs = contrastive_semantic_loss(o, ref, y, ir, vm, im, extractor) * (CS_SCALE * cs_weight)
     total = 3 * pix + 3 * grad + cs
     return SageLoss(total, {"pix": pix.detach(), "grad": grad.detach(), "cs": cs.detach()})
 
@@ -189,9 +196,12 @@ def student_objective(
     vm: torch.Tensor,
     im: torch.Tensor,
     extractor: FeatureExtractor,
+    cs_weight: float = 1.0,
 ) -> SageLoss:
-    """Student step: :math:`3 L_{pix} + 3 L_{grad} + L_{cs} + 0.3\\,L_{fea}(s, t)` with ``ref = t`` (detached)."""
-    fus = fusion_loss(s, y, ir, t, vm, im, extractor)
+    """Student step: :math:`3 L_{pix} + 3 L_{grad} + L_{cs} + 0.3\\,L_{fea}(s, t)` with ``ref = t`` (detached).
+
+    ``cs_weight`` scales L_cs (see :func:`fusion_loss`)."""
+    fus = fusion_loss(s, y, ir, t, vm, im, extractor, cs_weight)
     fea = feature_loss(s_taps, [x.detach() for x in t_taps])
     total = fus.total + STUDENT_FEA * fea
     return SageLoss(total, {**fus.parts, "fea": fea.detach(), "total": total.detach()})
@@ -208,14 +218,15 @@ def teacher_objective(
     im: torch.Tensor,
     extractor: FeatureExtractor,
     seg_loss: torch.Tensor | None = None,
+    cs_weight: float = 1.0,
 ) -> SageLoss:
     """Teacher step: :math:`MSE(t,y) + MSE(t,ir) + 2G(t;y,ir) + 0.1\\,L(t;ref=s) + 0.01\\,L_{fea}(t,s)`.
 
     ``s`` and ``s_taps`` are detached. ``seg_loss`` (the authors' X-Decoder cross-entropy; off in samfuse, see
-    the module docstring) is added with weight 0.3 when given.
+    the module docstring) is added with weight 0.3 when given. ``cs_weight`` scales L_cs (:func:`fusion_loss`).
     """
     own = F.mse_loss(t, y) + F.mse_loss(t, ir) + TEACHER_GRAD * gradient_loss(t, y, ir)
-    swapped = fusion_loss(t, y, ir, s, vm, im, extractor)
+    swapped = fusion_loss(t, y, ir, s, vm, im, extractor, cs_weight)
     fea = feature_loss(t_taps, [x.detach() for x in s_taps])
     total = own + TEACHER_SWAPPED * swapped.total + TEACHER_FEA * fea
     parts = {"own": own.detach(), **{f"swapped_{k}": v for k, v in swapped.parts.items()}, "fea": fea.detach()}
