@@ -25,6 +25,9 @@ def fuse(
     vi_range: ValueRange = None,
     masks: Any = None,
     color: ColorPath = "ycbcr",
+    mask_provider: str | None = None,
+    mask_cache: str | Path | None = None,
+    mask_options: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Fuse an infrared and a visible image given as arrays.
 
@@ -34,9 +37,25 @@ def fuse(
     thermal in 16-bit files), or ``"minmax"``; None maps by bit depth (x/255, x/65535).
     ``color="opencv"``: the SAGE authors' colour path (OpenCV YCrCb on 8-bit input, their inverse, their
     ``x·255 + 0.5`` truncation); the result is then uint8 (see :mod:`samfuse.pipeline`).
+    Methods that need masks: pass ``masks=`` (the product array), or ``mask_provider=`` (``"regions"``,
+    ``"thermal"``, ``"sam"`` with ``mask_options={"checkpoint": FILE}``) and optionally ``mask_cache=`` (a folder
+    shared with ``samfuse masks``) so the pipeline computes them (the same wiring as ``samfuse fuse --masks``).
     For many pairs, build a :class:`samfuse.pipeline.FusionPipeline` once and call ``fuse_arrays``.
     """
+    source = None
+    if mask_provider is not None:
+        from samfuse.semantics import MaskSource
+
+        source = MaskSource.create(mask_provider, mask_cache, **(mask_options or {}))
     pipeline = FusionPipeline(
-        method, weights, device, gray=gray, resize_to=resize_to, ir_range=ir_range, vi_range=vi_range, color=color
+        method,
+        weights,
+        device,
+        gray=gray,
+        resize_to=resize_to,
+        ir_range=ir_range,
+        vi_range=vi_range,
+        color=color,
+        masks=source,
     )
     return pipeline.fuse_arrays(ir, vi, masks=masks)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from torch import nn
 
 from samfuse import __version__
 from samfuse.io import InputError, atomic_write
+from samfuse.io.paths import cache_dir
 from samfuse.models import build
 from samfuse.models.base import FusionMethod
 
@@ -195,16 +195,6 @@ class OnnxMethod(FusionMethod):
 
     def forward(self, ir: torch.Tensor, vi: torch.Tensor, masks: Any = None) -> torch.Tensor:
         return self.forward_raw(ir, vi, masks).clamp(0.0, 1.0)
-
-
-def cache_dir() -> Path:
-    """Where on-the-fly exports go: ``$SAMFUSE_CACHE_DIR``, else ``$XDG_CACHE_HOME/samfuse``, else
-    ``~/.cache/samfuse``; ONNX files in its ``onnx/`` folder."""
-    root = os.environ.get("SAMFUSE_CACHE_DIR")
-    if root:
-        return Path(root)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "samfuse"
 
 
 def _file_sha256(path: Path) -> str:

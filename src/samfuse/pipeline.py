@@ -15,6 +15,12 @@ Value ranges apply per modality (``ir_range``, ``vi_range``): a 14-bit thermal c
 ``ir_range=(0, 16383)`` while its 8-bit visible partner keeps ``x/255``. A fixed range beyond what an image's
 samples can hold (an 8-bit image with a 16-bit range) gives one :class:`ValueRangeWarning` per pipeline and
 modality, naming the file.
+
+Masks: a method that declares ``needs_masks`` gets that product as a (1, C, H, W) float tensor in {0, 1}. Either
+the caller passes ``masks=`` (an array (C, H, W), a tensor, or what the method itself accepts), or the pipeline
+holds a :class:`~samfuse.semantics.MaskSource` (``FusionPipeline(masks=...)``; ``samfuse fuse --masks PROVIDER``)
+and computes them per pair, through the mask cache, on the 8-bit form of the two images as fused (after
+``resize_to``), so the masks always match the fused size.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from samfuse.io.colour import (
 from samfuse.io.reading import ValueRange, range_mismatch
 from samfuse.models import build
 from samfuse.models.base import FusionMethod
+from samfuse.semantics.source import MaskSource
 
 ResizeTo = Literal["ir", "vi"] | None
 
@@ -98,6 +105,7 @@ class FusionPipeline:
         ir_range: ValueRange = None,
         vi_range: ValueRange = None,
         color: ColorPath = "ycbcr",
+        masks: MaskSource | None = None,
     ) -> None:
         if color not in COLOR_PATHS:
             raise ValueError(f"unknown colour path {color!r} (use one of: {', '.join(COLOR_PATHS)})")
@@ -108,6 +116,7 @@ class FusionPipeline:
         self.resize_to = resize_to
         self.ranges: dict[str, ValueRange] = {"IR": ir_range, "VIS": vi_range}
         self._range_warned: set[str] = set()  # one warning per modality and pipeline (one run)
+        self.masks = masks
 
     @torch.inference_mode()
     def fuse_arrays(self, ir: Any, vi: Any, masks: Any = None, names: Sequence[str] = ("IR", "VIS")) -> np.ndarray:
@@ -136,7 +145,13 @@ class FusionPipeline:
                     f"{vi_a.shape[0]}): sizes differ (use --resize-to ir|vi)"
                 )
         if self.method.needs_masks is not None and masks is None:
-            raise InputError(f"{names[0]}: method needs {self.method.needs_masks} masks and none were given")
+            if self.masks is None:
+                raise InputError(f"{names[0]}: method needs {self.method.needs_masks} masks and none were given")
+            # on the 8-bit form of what is fused: for 8-bit files these are the decoded pixels themselves, so
+            # the cache entries are the ones `samfuse masks` writes for the same files
+            masks = self.masks(self.method.needs_masks, to_uint8(ir_a), to_uint8(vi_a))
+        if isinstance(masks, np.ndarray):  # a product array (C, H, W) → (1, C, H, W) float tensor
+            masks = torch.from_numpy(np.ascontiguousarray(masks)).to(self.device, torch.float32)[None]
         if self.color == "opencv":
             return self._fuse_opencv(to_uint8(ir_a), to_uint8(vi_a), masks)  # lossless for 8-bit input
         ir_t, vi_t = _to_tensor(ir_a, self.device), _to_tensor(vi_a, self.device)

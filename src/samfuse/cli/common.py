@@ -6,11 +6,12 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from samfuse.cli.report import BatchReport
+from samfuse.io.errors import InputError
 from samfuse.io.pairing import PairSet
 from samfuse.io.reading import ValueRange
 
@@ -82,3 +83,43 @@ def warnings_as_lines() -> Iterator[None]:
             yield
         finally:
             warnings.showwarning = previous
+
+
+def parse_params(items: tuple[str, ...], option: str = "--param") -> dict[str, Any]:
+    """``KEY=VALUE`` items → ``{KEY: VALUE}``; values parsed as int, float, true/false, else kept as text."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            fail(f"{option} {item!r}: expected KEY=VALUE")
+        value: Any = text.strip()
+        for cast in (int, float):
+            try:
+                value = cast(text)
+                break
+            except ValueError:
+                pass
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        out[key.strip().replace("-", "_")] = value
+    return out
+
+
+def build_provider(name: str, options: dict[str, Any], *, option: str = "--provider", params: str = "--param") -> Any:
+    """The mask provider ``name`` with ``options``, or end the command with one line saying what is wrong."""
+    from samfuse.semantics import ProviderError, UnknownOptionError, UnknownProviderError, get_provider, list_providers
+
+    if name not in list_providers():
+        fail(f"unknown mask provider {name!r}; available: {', '.join(list_providers())}")
+    try:
+        provider = get_provider(name, **options)
+    except UnknownOptionError as err:
+        fail(f"{params}: {err}")
+    except (ProviderError, UnknownProviderError, InputError) as err:  # InputError: e.g. a bad checkpoint file
+        fail(str(err))
+    except (TypeError, ValueError) as err:
+        fail(f"{option} {name}: {' '.join(str(err).split())}")
+    note = getattr(provider, "checkpoint_note", None)
+    if note:
+        click.echo(f"note: {note}", err=True)
+    return provider

@@ -11,13 +11,23 @@ from typing import TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
-from samfuse.cli.common import check_device, fail, parse_value_range, warn, warn_pairing, warnings_as_lines
+from samfuse.cli.common import (
+    build_provider,
+    check_device,
+    fail,
+    parse_params,
+    parse_value_range,
+    warn,
+    warn_pairing,
+    warnings_as_lines,
+)
 from samfuse.cli.report import BatchReport
 from samfuse.io import InputError, Pair, find_pairs, write_image
 from samfuse.io.paths import check_output_dir
 
 if TYPE_CHECKING:
     from samfuse.pipeline import FusionPipeline
+    from samfuse.semantics import MaskSource
 
 
 def build_pipeline(
@@ -40,6 +50,35 @@ def build_pipeline(
         return FusionPipeline(method, weights, device, **options)
     except (KeyError, ValueError, OSError, InputError) as err:
         fail(f"--method {method}: {err.args[0] if err.args else err}")
+
+
+def build_mask_source(
+    provider: str | None,
+    cache: Path | None,
+    checkpoint: Path | None,
+    params: tuple[str, ...],
+    *,
+    inputs: dict[str, Path],
+    device: str = "cpu",
+) -> MaskSource:
+    """The pipeline's mask source from the ``--masks``/``--mask-*`` options (one line and exit on any problem)."""
+    from samfuse.io.paths import cache_dir
+    from samfuse.semantics import MaskSource
+
+    name = provider or "regions"
+    if provider is None:
+        click.echo("note: masks from the weight-free `regions` provider (choose with --masks)", err=True)
+    options = parse_params(params, "--mask-param")
+    if checkpoint is not None:
+        if name != "sam":
+            fail(f"--mask-checkpoint: only with --masks sam (not {name})")
+        options.update({"checkpoint": checkpoint, "device": device})
+    folder = cache if cache is not None else cache_dir() / "masks"
+    try:
+        check_output_dir(folder, inputs, option="--mask-cache")
+    except InputError as err:
+        fail(str(err))
+    return MaskSource(build_provider(name, options, option="--masks", params="--mask-param"), folder)
 
 
 #: Worker threads that decode inputs and encode/write outputs while the method runs (OpenCV releases the GIL).
@@ -173,6 +212,22 @@ def fuse_into(
     help="Run the method in PyTorch, or through onnxruntime (--weights FILE.onnx from `samfuse export`, or a "
     "checkpoint exported once into the cache folder).",
 )
+@click.option(
+    "--masks",
+    "mask_provider",
+    default=None,
+    metavar="PROVIDER",
+    help="Mask provider for methods that need masks (regions, thermal, sam; default regions): masks are computed "
+    "once per image into the mask cache and handed to the method as the product it declares.",
+)
+@click.option(
+    "--mask-cache",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Mask cache folder, shared with `samfuse masks` and training (default: ~/.cache/samfuse/masks).",
+)
+@click.option("--mask-checkpoint", type=click.Path(path_type=Path), default=None, help="SAM checkpoint (--masks sam).")
+@click.option("--mask-param", "mask_params", multiple=True, metavar="KEY=VALUE", help="Mask provider option.")
 def fuse_command(
     ir: Path,
     vi: Path,
@@ -188,6 +243,10 @@ def fuse_command(
     value_range: str | None,
     color: str,
     backend: str,
+    mask_provider: str | None,
+    mask_cache: Path | None,
+    mask_checkpoint: Path | None,
+    mask_params: tuple[str, ...],
 ) -> None:
     """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is)."""
     check_device(device)
@@ -210,6 +269,11 @@ def fuse_command(
     pipeline = build_pipeline(
         method, weights, device, backend=backend, gray=gray, resize_to=resize_to, color=color, **ranges
     )
+    mask_options = (mask_provider, mask_cache, mask_checkpoint, mask_params)
+    if pipeline.method.needs_masks is not None:
+        pipeline.masks = build_mask_source(*mask_options, inputs={"--ir": ir, "--vi": vi}, device=device)
+    elif any(v for v in mask_options):
+        warn(f"--masks, --mask-*: ignored, --method {method} uses no masks")
 
     report = BatchReport("fused")
     warn_pairing(pairs, report)

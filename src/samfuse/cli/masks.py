@@ -18,7 +18,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from samfuse.cli.common import fail, warn
+from samfuse.cli.common import build_provider, fail, parse_params, warn
 from samfuse.cli.report import BatchReport
 from samfuse.io import InputError, atomic_write, read_raw, write_image
 from samfuse.io.pairing import index_by_stem, scan_images
@@ -30,37 +30,13 @@ _SAM_ONLY = ("checkpoint", "model", "preset")
 _WORKER: dict[str, Any] = {}
 
 
-def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
-    """``--param KEY=VALUE`` → ``{KEY: VALUE}``; values parsed as int, float, true/false, else kept as text."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            fail(f"--param {item!r}: expected KEY=VALUE")
-        value: Any = text.strip()
-        for cast in (int, float):
-            try:
-                value = cast(text)
-                break
-            except ValueError:
-                pass
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            value = value.lower() == "true"
-        out[key.strip().replace("-", "_")] = value
-    return out
-
-
-def _build(name: str, options: dict[str, Any]) -> Any:
-    from samfuse.semantics import get_provider
-
-    return get_provider(name, **options)
-
-
 def _init_worker(name: str, options: dict[str, Any], threads: int) -> None:
     import torch
 
+    from samfuse.semantics import get_provider
+
     torch.set_num_threads(max(1, threads))
-    _WORKER["provider"] = _build(name, options)
+    _WORKER["provider"] = get_provider(name, **options)
 
 
 def _one_line(err: BaseException) -> str:
@@ -171,15 +147,12 @@ def masks_command(
     """Compute masks for every image of a folder into a resumable on-disk cache (see docs/semantics.md)."""
     from samfuse.semantics import (
         MaskCache,
-        ProviderError,
-        UnknownOptionError,
-        UnknownProviderError,
         image_hash,
         list_providers,
         overlay,
     )
 
-    options = _parse_params(params)
+    options = parse_params(params)
     if provider_name == "sam":
         options.update({"checkpoint": checkpoint, "model": model, "preset": preset or "fast", "device": device})
     else:
@@ -189,7 +162,7 @@ def masks_command(
         if device != "cpu":
             fail(f"--device: only for --provider sam (not {provider_name})")
     if provider_name not in list_providers():
-        fail(f"unknown mask provider {provider_name!r}; available: {', '.join(list_providers())}")
+        fail(f"unknown mask provider {provider_name!r}; available: {', '.join(list_providers())}")  # before any scan
     try:
         if images.is_file():
             files = [images]
@@ -206,17 +179,7 @@ def masks_command(
         fail(str(err))
     if not files:
         fail(f"{images}: no images found")
-    try:
-        provider = _build(provider_name, options)
-    except UnknownOptionError as err:
-        fail(f"--param: {err}")
-    except (ProviderError, UnknownProviderError, InputError) as err:  # InputError: e.g. a bad --checkpoint file
-        fail(str(err))
-    except (TypeError, ValueError) as err:
-        fail(f"--provider {provider_name}: {' '.join(str(err).split())}")
-    note = getattr(provider, "checkpoint_note", None)
-    if note:
-        click.echo(f"note: {note}", err=True)
+    provider = build_provider(provider_name, options)
 
     limit = top_k or None
     cache = MaskCache(out)

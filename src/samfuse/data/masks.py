@@ -17,74 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from samfuse.io import InputError, Pair, read_raw
-from samfuse.semantics import MaskCache, MaskProvider, MaskSet, modality_mask, top_k_pairs
+from samfuse.semantics import MaskCache, MaskProvider, MaskSet
+from samfuse.semantics.products import MaskProduct, ModalityMasks, TopKPairs
+from samfuse.semantics.source import MaskSource
 
 __all__ = ["MaskProduct", "TopKPairs", "ModalityMasks", "CachedMasks"]
-
-
-class MaskProduct(Protocol):
-    """Turns one pair's masks into (channels, H, W) (see the module docstring)."""
-
-    channels: int
-    top_k: int | None
-
-    def params(self) -> dict[str, Any]: ...
-
-    def __call__(self, ir: MaskSet, vi: MaskSet, ir_image: np.ndarray, vi_image: np.ndarray) -> np.ndarray: ...
-
-
-class TopKPairs:
-    """SAGE: :func:`~samfuse.semantics.top_k_pairs` as ``2k`` channels, ``[ir_1 … ir_k, vi_1 … vi_k]`` (bool).
-
-    A slot without a valid pair is filled with ``empty``: ``"ones"`` (default) so that ``image · mask`` is
-    SAGE's input in every slot, the unmasked image where a pair is missing (design/sage.md §3), and this
-    survives cropping (a valid mask that happens to be empty inside a crop stays zeros there); ``"zeros"``
-    leaves such slots empty. The cache keeps the ``limit`` largest masks (SAGE caches 20).
-    """
-
-    def __init__(self, k: int = 4, limit: int | None = 20, *, empty: str = "ones") -> None:
-        if empty not in ("ones", "zeros"):
-            raise ValueError("empty must be 'ones' or 'zeros'")
-        self.k, self.limit, self.empty = int(k), limit, empty
-        self.channels = 2 * self.k
-        self.top_k = limit
-
-    def params(self) -> dict[str, Any]:
-        return {"product": "top_k_pairs", "k": self.k, "limit": self.limit, "empty": self.empty}
-
-    def __call__(self, ir: MaskSet, vi: MaskSet, ir_image: np.ndarray, vi_image: np.ndarray) -> np.ndarray:
-        pairs = top_k_pairs(ir, vi, self.k, limit=self.limit)
-        out = np.concatenate([pairs.ir, pairs.vi], axis=0)
-        if self.empty == "ones":
-            missing = np.concatenate([~pairs.valid, ~pairs.valid])
-            out[missing] = True
-        return out
-
-
-class ModalityMasks:
-    """SGDFuse: :func:`~samfuse.semantics.modality_mask` of each modality, 2 channels ``[ir, vis]`` (bool).
-
-    Reads all masks (``top_k = None``): the union keeps every segment within the area shares.
-    """
-
-    channels = 2
-    top_k = None
-
-    def __init__(self, **options: Any) -> None:
-        self.options = dict(options)
-
-    def params(self) -> dict[str, Any]:
-        return {"product": "modality_mask", **self.options}
-
-    def __call__(self, ir: MaskSet, vi: MaskSet, ir_image: np.ndarray, vi_image: np.ndarray) -> np.ndarray:
-        m_ir = modality_mask(ir, ir_image, modality="ir", **self.options)
-        m_vi = modality_mask(vi, modality="vis", **self.options)
-        return np.stack([m_ir, m_vi])
 
 
 class CachedMasks:
@@ -103,6 +45,7 @@ class CachedMasks:
     ) -> None:
         self.provider = provider
         self.cache = cache if isinstance(cache, MaskCache) else MaskCache(cache)
+        self.source = MaskSource(provider, self.cache)
         self.product = product
         self.memory = memory
         self._memo: dict[tuple[int, str], tuple[np.ndarray, tuple[int, ...], bool]] = {}
@@ -122,17 +65,15 @@ class CachedMasks:
 
     def masks_of(self, ir_raw: np.ndarray, vi_raw: np.ndarray) -> tuple[MaskSet, MaskSet]:
         """Both images' masks (the product's ``top_k`` largest), from the cache or computed and stored."""
-        ir, _ = self.cache.get_or_compute(ir_raw, self.provider, self.product.top_k)
-        vi, _ = self.cache.get_or_compute(vi_raw, self.provider, self.product.top_k)
-        return ir, vi
+        k = self.product.top_k
+        return self.source.masks_of(ir_raw, k), self.source.masks_of(vi_raw, k)
 
     def __call__(self, index: int, pair: Pair, ir_raw: np.ndarray, vi_raw: np.ndarray) -> np.ndarray:
         key = (int(index), str(pair.ir))
         if key in self._memo:
             data, shape, packed = self._memo[key]
             return np.unpackbits(data, axis=-1, count=shape[-1]).astype(bool) if packed else data
-        ir, vi = self.masks_of(ir_raw, vi_raw)
-        out = np.asarray(self.product(ir, vi, ir_raw, vi_raw))
+        out = self.source.pair(self.product, ir_raw, vi_raw)
         if self.memory:
             packed = out.dtype == np.bool_
             self._memo[key] = (np.packbits(out, axis=-1) if packed else out, out.shape, packed)

@@ -129,3 +129,14 @@ def _check_writable(path: Path, option: str, shown: Path | None = None) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         where = "" if existing == shown.absolute() else f" ({existing} is not)"
         raise InputError(f"{shown}: {option} is not writable{where}")
+
+
+def cache_dir() -> Path:
+    """samfuse's cache folder: ``$SAMFUSE_CACHE_DIR``, else ``$XDG_CACHE_HOME/samfuse``, else ``~/.cache/samfuse``.
+
+    On-the-fly ONNX exports go to its ``onnx/`` folder, masks computed by ``samfuse fuse`` to ``masks/``."""
+    root = os.environ.get("SAMFUSE_CACHE_DIR")
+    if root:
+        return Path(root)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "samfuse"

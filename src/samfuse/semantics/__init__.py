@@ -12,7 +12,7 @@ from .base import MaskProvider, MaskSet, ProviderError, as_grey_float, as_rgb_ui
 from .cache import MaskCache, image_hash, provider_key
 from .perturb import dilate, drop_masks, erode
 from .preview import overlay
-from .products import MaskPairs, modality_mask, top_k_pairs
+from .products import PRODUCTS, MaskPairs, ModalityMasks, TopKPairs, make_product, modality_mask, top_k_pairs
 from .registry import (
     UnknownOptionError,
     UnknownProviderError,
@@ -21,6 +21,7 @@ from .registry import (
     provider_options,
     register_provider,
 )
+from .source import MaskSource
 
 # built-in providers register themselves on import (SAM's heavy imports happen only when it is built)
 from . import regions, sam, thermal  # noqa: E402, F401, I001  isort: skip
@@ -39,6 +40,11 @@ __all__ = [
     "image_hash",
     "provider_key",
     "MaskPairs",
+    "MaskSource",
+    "TopKPairs",
+    "ModalityMasks",
+    "PRODUCTS",
+    "make_product",
     "top_k_pairs",
     "modality_mask",
     "erode",

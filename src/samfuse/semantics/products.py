@@ -1,14 +1,31 @@
-"""Mask products consumed by the methods: SAGE's top-K rank pairs and SGDFuse's one channel per modality."""
+"""Mask products consumed by the methods: SAGE's top-K rank pairs and SGDFuse's one channel per modality.
+
+Two layers: the functions (:func:`top_k_pairs`, :func:`modality_mask`) work on :class:`MaskSet` objects; the
+product objects (:class:`TopKPairs`, :class:`ModalityMasks`, by name in :data:`PRODUCTS`) turn one pair's two mask
+sets into a (channels, H, W) array, the one form that training crops and that methods receive from the pipeline.
+A product object has ``channels``, ``top_k`` (how many of the largest masks it reads; ``None`` = all),
+``params()`` (JSON-able) and ``__call__(ir_masks, vi_masks, ir_image, vi_image) -> (channels, H, W)``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
 from .base import MaskSet, as_grey_float
 
-__all__ = ["MaskPairs", "top_k_pairs", "modality_mask"]
+__all__ = [
+    "MaskPairs",
+    "top_k_pairs",
+    "modality_mask",
+    "MaskProduct",
+    "TopKPairs",
+    "ModalityMasks",
+    "PRODUCTS",
+    "make_product",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,3 +107,74 @@ def modality_mask(
     if keep.any():
         out = masks.masks[keep].any(axis=0)
     return out
+
+
+class MaskProduct(Protocol):
+    """Turns one pair's masks into (channels, H, W) (see the module docstring)."""
+
+    channels: int
+    top_k: int | None
+
+    def params(self) -> dict[str, Any]: ...
+
+    def __call__(self, ir: MaskSet, vi: MaskSet, ir_image: np.ndarray, vi_image: np.ndarray) -> np.ndarray: ...
+
+
+class TopKPairs:
+    """SAGE: :func:`~samfuse.semantics.top_k_pairs` as ``2k`` channels, ``[ir_1 … ir_k, vi_1 … vi_k]`` (bool).
+
+    A slot without a valid pair is filled with ``empty``: ``"ones"`` (default) so that ``image · mask`` is
+    SAGE's input in every slot, the unmasked image where a pair is missing (design/sage.md §3), and this
+    survives cropping (a valid mask that happens to be empty inside a crop stays zeros there); ``"zeros"``
+    leaves such slots empty. The cache keeps the ``limit`` largest masks (SAGE caches 20).
+    """
+
+    def __init__(self, k: int = 4, limit: int | None = 20, *, empty: str = "ones") -> None:
+        if empty not in ("ones", "zeros"):
+            raise ValueError("empty must be 'ones' or 'zeros'")
+        self.k, self.limit, self.empty = int(k), limit, empty
+        self.channels = 2 * self.k
+        self.top_k = limit
+
+    def params(self) -> dict[str, Any]:
+        return {"product": "top_k_pairs", "k": self.k, "limit": self.limit, "empty": self.empty}
+
+    def __call__(self, ir: MaskSet, vi: MaskSet, ir_image: np.ndarray, vi_image: np.ndarray) -> np.ndarray:
+        pairs = top_k_pairs(ir, vi, self.k, limit=self.limit)
+        out = np.concatenate([pairs.ir, pairs.vi], axis=0)
+        if self.empty == "ones":
+            missing = np.concatenate([~pairs.valid, ~pairs.valid])
+            out[missing] = True
+        return out
+
+
+class ModalityMasks:
+    """SGDFuse: :func:`~samfuse.semantics.modality_mask` of each modality, 2 channels ``[ir, vis]`` (bool).
+
+    Reads all masks (``top_k = None``): the union keeps every segment within the area shares.
+    """
+
+    channels = 2
+    top_k = None
+
+    def __init__(self, **options: Any) -> None:
+        self.options = dict(options)
+
+    def params(self) -> dict[str, Any]:
+        return {"product": "modality_mask", **self.options}
+
+    def __call__(self, ir: MaskSet, vi: MaskSet, ir_image: np.ndarray, vi_image: np.ndarray) -> np.ndarray:
+        m_ir = modality_mask(ir, ir_image, modality="ir", **self.options)
+        m_vi = modality_mask(vi, modality="vis", **self.options)
+        return np.stack([m_ir, m_vi])
+
+
+#: Product objects by the name a method declares in ``needs_masks``.
+PRODUCTS: dict[str, type] = {"top_k_pairs": TopKPairs, "modality_mask": ModalityMasks}
+
+
+def make_product(name: str, **options: Any) -> MaskProduct:
+    """The product object a method's ``needs_masks`` names (``"top_k_pairs"`` or ``"modality_mask"``)."""
+    if name not in PRODUCTS:
+        raise ValueError(f"unknown mask product {name!r} (known: {', '.join(PRODUCTS)})")
+    return PRODUCTS[name](**options)

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -147,13 +148,25 @@ class SageTeacherNet(nn.Module):
 
 
 def masked_image_tensors(
-    masks: MaskPairs | Sequence[MaskPairs], ir: torch.Tensor, vi_y: torch.Tensor
+    masks: MaskPairs | Sequence[MaskPairs] | torch.Tensor | np.ndarray, ir: torch.Tensor, vi_y: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(vm, im)``, each (B, K, H, W), from one :class:`MaskPairs` per image of ``ir``/``vi_y`` (B, 1, H, W).
+    """``(vm, im)``, each (B, K, H, W), for ``ir``/``vi_y`` (B, 1, H, W).
 
-    See :func:`samfuse.semantics.masked.masked_images`: image kept inside mask k, zero outside; slots without a
-    valid pair hold the unmasked image.
+    ``masks``: one :class:`MaskPairs` per image of the batch (see :func:`samfuse.semantics.masked.masked_images`:
+    image kept inside mask k, zero outside; slots without a valid pair hold the unmasked image), or the
+    ``top_k_pairs`` product array the pipeline and training hand over, (B, 2K, H, W) or (2K, H, W) with channels
+    ``[ir_1 … ir_K, vi_1 … vi_K]`` and slots without a pair already all ones
+    (:class:`~samfuse.semantics.TopKPairs`), so that ``image · mask`` is the same masked image.
     """
+    if isinstance(masks, torch.Tensor | np.ndarray):
+        m = torch.as_tensor(masks).to(device=ir.device, dtype=ir.dtype)
+        m = m[None] if m.ndim == 3 else m
+        if m.ndim != 4 or m.shape[1] % 2 or m.shape[0] != ir.shape[0] or m.shape[-2:] != ir.shape[-2:]:
+            raise ValueError(
+                f"top_k_pairs masks are {tuple(m.shape)}; expected ({ir.shape[0]}, 2K, {ir.shape[2]}, {ir.shape[3]})"
+            )
+        k = m.shape[1] // 2
+        return vi_y * m[:, k:], ir * m[:, :k]
     seq = [masks] if isinstance(masks, MaskPairs) else list(masks)
     if len(seq) != ir.shape[0]:
         raise ValueError(f"got masks for {len(seq)} image(s), but the batch holds {ir.shape[0]}")
