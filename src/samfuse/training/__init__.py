@@ -1,0 +1,1 @@
+"""Training: the shared loop, profiles and each method's losses (``samfuse.training.losses``)."""
