@@ -231,6 +231,7 @@ def build_sgdfuse(
     seed: int | None = None,
     kind: str | None = None,
     tile: int | None = None,
+    tile_overlap: int | None = None,
     precision: str | None = None,
     guidance: bool | None = None,
     diffusion: bool | None = None,
@@ -243,7 +244,15 @@ def build_sgdfuse(
     """
     cfg, tensors = _config(weights, profile, random_init, "sgdfuse")
     sampler = {
-        k: v for k, v in {"steps": steps, "seed": seed, "tile": tile, "precision": precision}.items() if v is not None
+        k: v
+        for k, v in {
+            "steps": steps,
+            "seed": seed,
+            "tile": tile,
+            "tile_overlap": tile_overlap,
+            "precision": precision,
+        }.items()
+        if v is not None
     }
     if sampler:
         cfg = cfg.with_sampler(**sampler)

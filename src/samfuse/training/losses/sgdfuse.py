@@ -128,6 +128,10 @@ def epsilon_loss(pred: torch.Tensor, noise: torch.Tensor, kind: Literal["l1", "l
     raise ValueError(f"kind must be 'l1' or 'l2', got {kind!r}")
 
 
+def _item(x: torch.Tensor) -> float:
+    return float(x.detach())
+
+
 @dataclass(frozen=True)
 class LossTerms:
     """The total (to back-propagate) and its terms (detached floats for logging)."""
@@ -149,7 +153,7 @@ def stage1_loss(
     t_int, t_grad = max_targets(i.expand_as(v), v)
     l_int, l_grad = intensity_loss(f, t_int), gradient_loss(f, t_grad)
     total = lambda_int * l_int + lambda_grad * l_grad
-    return LossTerms(total, {"int": float(l_int), "grad": float(l_grad), "total": float(total)})
+    return LossTerms(total, {"int": _item(l_int), "grad": _item(l_grad), "total": _item(total)})
 
 
 def stage2_loss(
