@@ -5,8 +5,9 @@ dataclass, and the named architecture profiles ``cpu``, ``paper`` (and ``tiny`` 
   dropout 0.2, GroupNorm 32; HFAH dim 64; 60 sampling steps) and the note's stage I (C = 32, 2 blocks, 4 heads).
 * ``cpu``: sized so that 10 steps at 640×480 stay within about 2 s on the 2-core development VM
   (``benchmarks/sgdfuse_speed.py``): stage 1 with C = 16, one Transformer block, 2 heads, FFN expansion 2;
-  U-Net width 16 at half resolution (``patch`` 2), mults 1,2,4, one res block per level, middle attention
-  only, dropout 0.1, GroupNorm 8; HFAH dim 16; 10 steps.
+  U-Net width 16 at half resolution (``patch`` 2), mults 1,2,2,4 (the middle block, with its attention, at
+  1/16 resolution), one res block per level, no attention elsewhere, dropout 0.1, GroupNorm 8; HFAH dim 16;
+  10 steps. Images are padded to multiples of 16.
 * ``tiny``: a few thousand parameters, for tests.
 
 The training hyperparameters (crops, batch, iterations) belong to ``samfuse.training``'s profiles.
@@ -101,7 +102,14 @@ def _paper() -> SGDFuseConfig:
 def _cpu() -> SGDFuseConfig:
     stage1 = Stage1Config(channels=16, msfem_mid=16, blocks=1, heads=2, ffn_expansion=2.0, head_hidden=16)
     unet = UNetConfig(
-        width=16, channel_mults=(1, 2, 4), res_blocks=1, attn_res=(), dropout=0.1, norm_groups=8, image_size=96, patch=2
+        width=16,
+        channel_mults=(1, 2, 2, 4),
+        res_blocks=1,
+        attn_res=(),
+        dropout=0.1,
+        norm_groups=8,
+        image_size=96,
+        patch=2,
     )
     return SGDFuseConfig(stage1, unet, hfah_for(unet, 16), SchedulerConfig(), SamplerConfig(steps=10))
 

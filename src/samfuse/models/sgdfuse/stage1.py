@@ -124,16 +124,29 @@ class ChannelLayerNorm(nn.Module):
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
-def transposed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, temperature: torch.Tensor):
+def transposed_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int, temperature: torch.Tensor
+) -> torch.Tensor:
     """Restormer's MDTA core: per head, softmax(τ · q̂ k̂ᵀ) v with q̂, k̂ L2-normalised over pixels.
 
     q, k, v: (B, C, H, W); the attention matrix is (C/heads × C/heads), so cost and memory are linear in H·W.
+    Computed on (B, H·W, C) views (free for channels-last tensors): one C×C Gram matrix qᵀk, divided by the
+    norms (= F.normalize, eps 1e-12), softmax per head block, and one product v·Aᵀ with the block-diagonal A.
     """
     b, c, h, w = q.shape
-    q, k, v = (t.reshape(b, heads, c // heads, h * w) for t in (q, k, v))
-    q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
-    attn = torch.softmax((q @ k.transpose(-2, -1)) * temperature, dim=-1)
-    return (attn @ v).reshape(b, c, h, w)
+    d = c // heads
+    qs, ks, vs = (t.permute(0, 2, 3, 1).reshape(b, h * w, c) for t in (q, k, v))
+    gram = qs.transpose(1, 2) @ ks  # (B, C, C)
+    nq = torch.linalg.vector_norm(qs, dim=1).clamp_min(1e-12)  # (B, C)
+    nk = torch.linalg.vector_norm(ks, dim=1).clamp_min(1e-12)
+    gram = gram / (nq[:, :, None] * nk[:, None, :])
+    blocks = torch.stack([gram[:, i * d : (i + 1) * d, i * d : (i + 1) * d] for i in range(heads)], dim=1)
+    attn = torch.softmax(blocks * temperature, dim=-1)  # (B, heads, d, d)
+    full = torch.zeros(b, c, c, dtype=attn.dtype, device=attn.device)
+    for i in range(heads):
+        full[:, i * d : (i + 1) * d, i * d : (i + 1) * d] = attn[:, i]
+    out = vs @ full.transpose(1, 2)  # (B, HW, C): out[p, i] = Σ_j A[i, j] v[p, j]
+    return out.reshape(b, h, w, c).permute(0, 3, 1, 2)
 
 
 class ChannelSelfAttention(nn.Module):
