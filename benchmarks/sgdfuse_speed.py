@@ -140,9 +140,8 @@ def main() -> None:
     torch.manual_seed(0)
     ir, vi, masks = msrs_pair(args.data)
     cfg = get_profile(args.profile)
-    say(
-        f"profile {args.profile}: U-Net multiple {2 ** (len(cfg.unet.channel_mults) - 1) * cfg.unet.patch}; MSRS 00004N 640×480; median/min of {args.repeat} after a warm-up"
-    )
+    multiple = 2 ** (len(cfg.unet.channel_mults) - 1) * cfg.unet.patch
+    say(f"profile {args.profile}: U-Net multiple {multiple}; MSRS 00004N 640×480; median/min of {args.repeat} calls")
     say()
     say("| measurement | median s/image | min s/image |")
     say("|---|---:|---:|")
