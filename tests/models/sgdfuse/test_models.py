@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from samfuse.io import read_image
 from samfuse.models import MissingWeightsError, build
@@ -23,6 +24,7 @@ from samfuse.models.sgdfuse import (
     save_weights,
 )
 from samfuse.models.sgdfuse.sampler import tiled_apply
+from samfuse.models.sgdfuse.stage1 import transposed_attention
 from shared_paths import DATASETS
 
 TINY = get_profile("tiny")
@@ -55,6 +57,19 @@ def test_stage1_forward_backward_range(faithful_r: bool) -> None:
     if faithful_r:  # R's module: 1-channel enhancer, its output x + sigmoid(·) exceeds x everywhere
         enh = net.ir_enhance(ir * 2 - 1)
         assert enh.shape == ir.shape and bool((enh > ir * 2 - 1).all())
+
+
+def test_transposed_attention_matches_the_plain_formula() -> None:
+    """The GEMM form equals Restormer's: per head softmax(τ · normalize(q) normalize(k)ᵀ) v over (C/h, HW)."""
+    gen = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 8, 6, 10, generator=gen) for _ in range(3))
+    temp = torch.tensor([0.7, 1.9]).reshape(2, 1, 1)
+    qh, kh, vh = (t.reshape(2, 2, 4, 60) for t in (q, k, v))
+    attn = torch.softmax(F.normalize(qh, dim=-1) @ F.normalize(kh, dim=-1).transpose(-2, -1) * temp, dim=-1)
+    want = (attn @ vh).reshape(2, 8, 6, 10)
+    cl = [t.contiguous(memory_format=torch.channels_last) for t in (q, k, v)]
+    assert torch.allclose(transposed_attention(q, k, v, 2, temp), want, atol=1e-6)
+    assert torch.allclose(transposed_attention(*cl, 2, temp), want, atol=1e-6)
 
 
 def test_unet_eps_and_features() -> None:

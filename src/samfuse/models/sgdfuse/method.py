@@ -204,7 +204,7 @@ def _config(
 ) -> tuple[SGDFuseConfig, dict[str, torch.Tensor] | None]:
     if weights is None:
         if not random_init:
-            raise MissingWeightsError(f"{name}: {HOW_TO_TRAIN}")
+            raise MissingWeightsError(HOW_TO_TRAIN)
         return get_profile(profile), None
     cfg, tensors = load_weights(weights)
     return cfg, tensors
