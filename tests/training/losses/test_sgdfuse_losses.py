@@ -60,7 +60,7 @@ def test_stage2_reduces_to_stage1_for_empty_masks(crop) -> None:
     eps, eps_hat = torch.randn(2, 3, 48, 64), torch.randn(2, 3, 48, 64)
     zero = torch.zeros(2, 1, 48, 64)
     s1 = stage1_loss(fused, ir, vi)
-    s2 = stage2_loss(eps_hat, eps, fused, ir, vi, zero, zero, torch.tensor([5, 100]))
+    s2 = stage2_loss(eps_hat, eps, fused, ir, vi, zero, zero, torch.tensor([5, 99]))
     assert s2.terms["int"] == pytest.approx(s1.terms["int"]) and s2.terms["grad"] == pytest.approx(s1.terms["grad"])
     l_eps = float((eps_hat - eps).abs().mean())
     assert s2.terms["eps"] == pytest.approx(l_eps)
@@ -83,8 +83,8 @@ def test_mask_weighting_and_gating(crop) -> None:
     err = (fused - torch.maximum(vi, ir)).abs()
     want = float(((1 + part) * err).mean())
     assert stage2_loss(eps, eps, fused, ir, vi, part, zero, torch.tensor([0, 0])).terms["int"] == pytest.approx(want)
-    # gating: t > 100 carries no fusion term; with one qualifying sample the mean runs over it alone
-    late = stage2_loss(eps, eps, fused, ir, vi, zero, zero, torch.tensor([101, 999]))
+    # gating: 0-based t > 99 (the note's t > 100) carries no fusion term; one qualifying sample: its mean alone
+    late = stage2_loss(eps, eps, fused, ir, vi, zero, zero, torch.tensor([100, 999]))
     assert late.terms["int"] == 0.0 and late.terms["grad"] == 0.0 and late.terms["gated"] == 0
     one = stage2_loss(eps, eps, fused, ir, vi, zero, zero, torch.tensor([50, 999]))
     assert one.terms["int"] == pytest.approx(stage1_loss(fused[:1], ir[:1], vi[:1]).terms["int"])

@@ -18,8 +18,9 @@ Stage 2, with the binary masks M_ir, M_vis ∈ {0, 1} (B,1,H,W) and the weight m
     L_ε      = mean |ε̂ − ε|        (L1, SR3's loss; "l2": mean (ε̂ − ε)²)
     L_2      = L_ε + 1.5 · L_int^M + 1.0 · L_grad^M
 
-The fusion terms count only for the samples whose timestep is t ≤ 100 (a noisier decoder cannot render an
-image); their mean runs over those samples, and they are 0 when there are none. With empty masks W = 1 and
+The fusion terms count only for the samples whose timestep is t ≤ 100 in the note's 1-based counting, i.e.
+t ≤ 99 in samfuse's 0-based timesteps (``fusion_max_t``; a noisier decoder cannot render an image); their
+mean runs over those samples, and they are 0 when there are none. With empty masks W = 1 and
 the stage-2 fusion terms equal the stage-1 ones, so eroded or dilated masks degrade gracefully.
 
 Options: ``target="regional"`` (the note's alternative) aims at I inside M_ir, at V inside M_vis ∖ M_ir and
@@ -168,13 +169,13 @@ def stage2_loss(
     lambda_int: float = 1.5,
     lambda_grad: float = 1.0,
     eps_kind: Literal["l1", "l2"] = "l1",
-    fusion_max_t: int = 100,
+    fusion_max_t: int = 99,
     target: Target = "max",
     space: Space = "rgb",
 ) -> LossTerms:
     """L_2 = L_ε + λ_int · L_int^M + λ_grad · L_grad^M, fusion terms only where ``timesteps ≤ fusion_max_t``.
 
-    ``timesteps``: (B,) integer timesteps (0-based) of the samples; ``fused``: HFAH's output (may be None when
+    ``timesteps``: (B,) integer timesteps (0-based, so the default 99 is the note's t ≤ 100) of the samples; ``fused``: HFAH's output (may be None when
     no sample qualifies); masks (B,1,H,W) in {0, 1}.
     """
     l_eps = epsilon_loss(eps_pred, noise, eps_kind)
