@@ -176,8 +176,7 @@ def stage2_loss(
     """L_2 = L_ε + λ_int · L_int^M + λ_grad · L_grad^M, fusion terms only where ``timesteps ≤ fusion_max_t``.
 
     ``timesteps``: (B,) integer timesteps of the samples (0-based, so the default 99 is the note's t ≤ 100);
-    ``fused``: HFAH's output (may be None when
-    no sample qualifies); masks (B,1,H,W) in {0, 1}.
+    ``fused``: HFAH's output (may be None when no sample qualifies); masks (B,1,H,W) in {0, 1}.
     """
     l_eps = epsilon_loss(eps_pred, noise, eps_kind)
     gate = timesteps.reshape(-1).to(eps_pred.device) <= fusion_max_t
