@@ -124,8 +124,8 @@ class SGDFuseMethod(FusionMethod):
         self.unet = UNet(config.unet)
         self.hfah = HFAH(config.hfah)
         self.scheduler = NoiseScheduler(config.scheduler)
-        if not config.guidance:
-            self.needs_masks = None  # type: ignore[misc]  (instance override: the ablation takes no masks)
+        if not (config.guidance and config.diffusion):
+            self.needs_masks = None  # type: ignore[misc]  (instance override: these ablations take no masks)
         self.to(memory_format=torch.channels_last)
 
     @property
@@ -135,6 +135,8 @@ class SGDFuseMethod(FusionMethod):
     def forward(self, ir: torch.Tensor, vi: torch.Tensor, masks: Any = None) -> torch.Tensor:
         cfg = self.config
         b, _, h, w = vi.shape
+        if not cfg.diffusion:  # ablation: stage 1 alone (no padding needed, masks unused)
+            return ((self.stage1(_channels_last(ir * 2 - 1), _channels_last(vi * 2 - 1)) + 1) / 2).contiguous()
         if cfg.guidance:
             if masks is None:
                 raise ValueError("sgdfuse needs modality_mask masks (M_ir, M_vis); pass masks=")
@@ -146,8 +148,6 @@ class SGDFuseMethod(FusionMethod):
         x = _channels_last(x)
         ir_p, vi_p, m_p = x[:, :1], x[:, 1:4], x[:, 4:]
         f1 = self.stage1(ir_p, vi_p)
-        if not cfg.diffusion:
-            return ((crop(f1, hw) + 1) / 2).contiguous()
         s = cfg.sampler
         gen = torch.Generator(device=vi.device).manual_seed(s.seed)
         out = refine(
