@@ -55,15 +55,17 @@ def machine() -> str:
     )
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
-    """(median, min) seconds of ``repeat`` calls after one warm-up call."""
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float, float]:
+    """(median, min) wall seconds of ``repeat`` calls after one warm-up call, and the median process CPU
+    seconds per call (user + system of all threads; less sensitive than wall time to other jobs' load)."""
     fn()
-    times = []
+    times, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), min(times)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(times), min(times), statistics.median(cpu)
 
 
 def msrs_pair(data: Path, size: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -143,17 +145,21 @@ def main() -> None:
     multiple = 2 ** (len(cfg.unet.channel_mults) - 1) * cfg.unet.patch
     say(f"profile {args.profile}: U-Net multiple {multiple}; MSRS 00004N 640×480; median/min of {args.repeat} calls")
     say()
-    say("| measurement | median s/image | min s/image |")
-    say("|---|---:|---:|")
+    say("| measurement | median s/image | min s/image | CPU s/image |")
+    say("|---|---:|---:|---:|")
     s1 = build("sgdfuse-stage1", profile=args.profile, random_init=True)
     with torch.inference_mode():
-        med, low = timed(lambda: s1(ir, vi), args.repeat)
-    say(f"| stage 1 (`sgdfuse-stage1`) | {med:.3f} | {low:.3f} |")
+        med, low, cpu = timed(lambda: s1(ir, vi), args.repeat)
+    say(f"| stage 1 (`sgdfuse-stage1`) | {med:.3f} | {low:.3f} | {cpu:.3f} |")
     for steps in args.steps:
         m = build("sgdfuse", profile=args.profile, random_init=True, steps=steps)
         with torch.inference_mode():
-            med, low = timed(lambda m=m: m(ir, vi, masks=masks), args.repeat)
-        say(f"| full `sgdfuse`, {steps} steps | {med:.3f} | {low:.3f} |")
+            med, low, cpu = timed(lambda m=m: m(ir, vi, masks=masks), args.repeat)
+        say(f"| full `sgdfuse`, {steps} steps | {med:.3f} | {low:.3f} | {cpu:.3f} |")
+    m = build("sgdfuse", profile=args.profile, random_init=True, steps=10, precision="bfloat16")
+    with torch.inference_mode():
+        med, low, cpu = timed(lambda: m(ir, vi, masks=masks), args.repeat)
+    say(f"| full `sgdfuse`, 10 steps, bfloat16 autocast | {med:.3f} | {low:.3f} | {cpu:.3f} |")
     say()
     say(f"load average after timing: {os.getloadavg()[0]:.2f}")
 

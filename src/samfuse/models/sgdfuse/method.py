@@ -32,7 +32,7 @@ from samfuse.models.base import FusionMethod, MissingWeightsError
 from samfuse.models.registry import register
 from samfuse.models.sgdfuse.hfah import HFAH
 from samfuse.models.sgdfuse.profiles import SGDFuseConfig, get_profile
-from samfuse.models.sgdfuse.sampler import crop, pad_to_multiple, refine
+from samfuse.models.sgdfuse.sampler import autocast, crop, pad_to_multiple, refine
 from samfuse.models.sgdfuse.scheduler import NoiseScheduler
 from samfuse.models.sgdfuse.stage1 import Stage1
 from samfuse.models.sgdfuse.unet import UNet
@@ -144,11 +144,12 @@ class SGDFuseMethod(FusionMethod):
         else:
             m = torch.zeros(b, 2, h, w, device=vi.device)
         x = torch.cat([ir * 2 - 1, vi * 2 - 1, m * 2 - 1], dim=1)
+        s = cfg.sampler
         x, hw = pad_to_multiple(x, self.multiple)
         x = _channels_last(x)
         ir_p, vi_p, m_p = x[:, :1], x[:, 1:4], x[:, 4:]
-        f1 = self.stage1(ir_p, vi_p)
-        s = cfg.sampler
+        with autocast(s.precision, vi.device):
+            f1 = self.stage1(ir_p, vi_p).float()
         gen = torch.Generator(device=vi.device).manual_seed(s.seed)
         out = refine(
             self.unet,

@@ -12,13 +12,13 @@
   an approximation (GroupNorm statistics and attention see one tile), so it is off by default: the middle
   attention uses ``scaled_dot_product_attention`` and never stores the (H·W)² map, which is what made
   1280×1024 need tiling in the authors' code. ``precision="bfloat16"`` (CPU or GPU) or ``"float16"`` (GPU)
-  runs the networks under autocast; the scheduler arithmetic stays float32.
+  runs the networks (stage 1 included, in the method) under autocast; the scheduler arithmetic stays float32.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Literal
 
@@ -29,7 +29,7 @@ from samfuse.models.sgdfuse.hfah import HFAH
 from samfuse.models.sgdfuse.scheduler import NoiseScheduler
 from samfuse.models.sgdfuse.unet import UNet
 
-__all__ = ["SamplerConfig", "pad_to_multiple", "crop", "refine", "tiled_apply"]
+__all__ = ["SamplerConfig", "autocast", "pad_to_multiple", "crop", "refine", "tiled_apply"]
 
 Precision = Literal["float32", "bfloat16", "float16"]
 
@@ -115,7 +115,8 @@ def tiled_apply(
     return [o / norm for o in outs]
 
 
-def _autocast(precision: Precision, device: torch.device):
+def autocast(precision: Precision, device: torch.device) -> AbstractContextManager:
+    """Autocast to ``precision`` on ``device`` (a no-op for float32)."""
     if precision == "float32":
         return nullcontext()
     dtype = torch.bfloat16 if precision == "bfloat16" else torch.float16
@@ -160,7 +161,7 @@ def refine(
         want_head = last and hfah is not None
 
         def net(inp: torch.Tensor, gamma: torch.Tensor = gamma, want_head: bool = want_head) -> list[torch.Tensor]:
-            with _autocast(precision, inp.device):
+            with autocast(precision, inp.device):
                 if not want_head:
                     return [unet(inp, gamma).float()]
                 eps, feats = unet(inp, gamma, return_features=True)
