@@ -226,6 +226,11 @@ def test_weights_round_trip(tmp_path) -> None:
     with torch.inference_mode():
         assert torch.equal(back(ir, vi, masks=real_masks(24, 32)), m(ir, vi, masks=real_masks(24, 32)))
         assert torch.equal(s1(ir, vi), sgdfuse(diffusion=False, steps=2).eval()(ir, vi))
+    s1_file = tmp_path / "stage1.safetensors"
+    save_weights(s1_file, s1, m.config)  # a stage-1 file: sgdfuse-stage1 loads it, sgdfuse says what is missing
+    assert torch.equal(build("sgdfuse-stage1", weights=s1_file)(ir, vi), s1(ir, vi))
+    with pytest.raises(ValueError, match="stage 1 only"):
+        build("sgdfuse", weights=s1_file)
     (tmp_path / "junk.safetensors").write_bytes(b"not a file")
     with pytest.raises(ValueError, match="junk.safetensors"):
         build("sgdfuse", weights=tmp_path / "junk.safetensors")

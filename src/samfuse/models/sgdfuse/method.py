@@ -193,6 +193,8 @@ def load_weights(path: str | Path) -> tuple[SGDFuseConfig, dict[str, torch.Tenso
 def _load_into(model: nn.Module, tensors: dict[str, torch.Tensor], path: str | Path, prefix_filter: str | None) -> None:
     if prefix_filter is not None:
         tensors = {k: v for k, v in tensors.items() if k.startswith(prefix_filter)}
+    if prefix_filter is None and tensors and all(k.startswith("stage1.") for k in tensors):
+        raise ValueError(f"{path}: holds stage 1 only; train stage 2 on it with `samfuse train sgdfuse ...`")
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     if missing or unexpected:
         raise ValueError(
