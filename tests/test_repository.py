@@ -24,9 +24,7 @@ def test_ci_runs_exactly_the_readme_commands() -> None:
 
 def test_ruff_clean() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "src", "tests", "benchmarks"],
-        cwd=REPO,
-        capture_output=True,
+        [sys.executable, "-m", "ruff", "check", "src", "tests", "benchmarks"], cwd=REPO, capture_output=True,
         text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

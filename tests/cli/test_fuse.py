@@ -81,17 +81,8 @@ def test_resize_to_fuses_mismatched_sizes(mixed_batch: tuple[Path, Path], tmp_pa
     ir, vi = mixed_batch
     for target, shape in (("ir", (480, 640, 3)), ("vi", (329, 500, 3))):
         out = tmp_path / f"out-{target}"
-        run(
-            "fuse",
-            "--ir",
-            str(ir / "sizes.png"),
-            "--vi",
-            str(vi / "sizes.jpg"),
-            "--out",
-            str(out),
-            "--resize-to",
-            target,
-        )
+        run("fuse", "--ir", str(ir / "sizes.png"), "--vi", str(vi / "sizes.jpg"), "--out", str(out),
+            "--resize-to", target)
         assert read_raw(out / "sizes.png").shape == shape
 
 
@@ -103,7 +94,8 @@ def test_skip_existing_then_overwrite(tmp_path: Path) -> None:
     code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out), "--method", "max")
     assert code == 0 and "0 fused, 0 failed, 13 skipped" in stderr
     assert folder_digest(out) == first
-    code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out), "--method", "max", "--overwrite")
+    code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out), "--method", "max",
+                          "--overwrite")
     assert code == 0 and "13 fused, 0 failed, 0 skipped" in stderr
     assert all(first[k][0] != v[0] for k, v in folder_digest(out).items())
 
@@ -116,16 +108,8 @@ def test_grey_inputs_give_grey_outputs_of_the_input_size(tmp_path: Path) -> None
 
 
 def test_gray_flag_and_single_pair(tmp_path: Path) -> None:
-    code, _, _ = run(
-        "fuse",
-        "--ir",
-        str(DATASETS / "MSRS/ir/00004N.png"),
-        "--vi",
-        str(DATASETS / "MSRS/vi/00004N.png"),
-        "--out",
-        str(tmp_path),
-        "--gray",
-    )
+    code, _, _ = run("fuse", "--ir", str(DATASETS / "MSRS/ir/00004N.png"), "--vi",
+                     str(DATASETS / "MSRS/vi/00004N.png"), "--out", str(tmp_path), "--gray")
     assert code == 0 and read_raw(tmp_path / "00004N.png").shape == (480, 640)
 
 
@@ -151,21 +135,9 @@ def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
     (tmp_path / "ir" / "x.png").write_bytes(b"junk")
     shutil.copy(DATASETS / "TNO/vi/01.png", tmp_path / "vi" / "x.png")
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "samfuse",
-            "fuse",
-            "--ir",
-            str(tmp_path / "ir"),
-            "--vi",
-            str(tmp_path / "vi"),
-            "--out",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-m", "samfuse", "fuse", "--ir", str(tmp_path / "ir"), "--vi", str(tmp_path / "vi"),
+         "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr

@@ -12,9 +12,8 @@ from samfuse.io import list_images, read_raw
 from shared_paths import DATASETS
 
 
-@pytest.mark.parametrize(
-    ("folder", "count", "colour"), [("MSRS", 106, True), ("RoadScene", 221, True), ("TNO", 13, False)]
-)
+@pytest.mark.parametrize(("folder", "count", "colour"), [("MSRS", 106, True), ("RoadScene", 221, True),
+                                                          ("TNO", 13, False)])
 def test_whole_folder_fuses_at_input_size(tmp_path: Path, folder: str, count: int, colour: bool) -> None:
     ir, vi = DATASETS / folder / "ir", DATASETS / folder / "vi"
     result = CliRunner().invoke(main, ["fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(tmp_path)])

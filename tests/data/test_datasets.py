@@ -14,16 +14,8 @@ from samfuse.io import InputError
 from shared_paths import DATASETS
 
 COUNTS = {
-    "msrs": 106,
-    "msrs-train": 5,
-    "roadscene": 221,
-    "tno": 13,
-    "m3fd": 8,
-    "llvip": 6,
-    "mri-pet": 42,
-    "mri-spect": 37,
-    "mri-ct": 11,
-    "train": 226,
+    "msrs": 106, "msrs-train": 5, "roadscene": 221, "tno": 13, "m3fd": 8, "llvip": 6,
+    "mri-pet": 42, "mri-spect": 37, "mri-ct": 11, "train": 226,
 }
 
 

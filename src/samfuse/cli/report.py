@@ -33,7 +33,10 @@ class BatchReport:
         self.skipped_items.append(name)
 
     def summary(self) -> str:
-        return f"{len(self.done_items)} {self.noun}, {len(self.failed_items)} failed, {len(self.skipped_items)} skipped"
+        return (
+            f"{len(self.done_items)} {self.noun}, {len(self.failed_items)} failed, "
+            f"{len(self.skipped_items)} skipped"
+        )
 
     @property
     def exit_code(self) -> int:
