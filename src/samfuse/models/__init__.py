@@ -5,7 +5,8 @@ Importing this package registers every method shipped with samfuse.
 
 from samfuse.models import baselines as _baselines  # noqa: F401  (registers the baselines)
 from samfuse.models import sage as _sage  # noqa: F401  (registers the SAGE methods)
-from samfuse.models.base import FusionMethod
+from samfuse.models import sgdfuse as _sgdfuse  # noqa: F401  (registers sgdfuse-stage1 and sgdfuse)
+from samfuse.models.base import FusionMethod, MissingWeightsError
 from samfuse.models.registry import build, list_methods, register
 
-__all__ = ["FusionMethod", "build", "list_methods", "register"]
+__all__ = ["FusionMethod", "MissingWeightsError", "build", "list_methods", "register"]

@@ -22,6 +22,10 @@ Consumes = Literal["y", "rgb"]
 MaskProduct = Literal["top_k_pairs", "modality_mask"]
 
 
+class MissingWeightsError(ValueError):
+    """A method that needs trained weights was built without them; the message says how to get them."""
+
+
 class FusionMethod(nn.Module):
     """Base class of every registered method (see the module docstring for the contract)."""
 

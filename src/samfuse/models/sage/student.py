@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from samfuse.io.checkpoint import check_state_dict, load_state_dict
-from samfuse.models.base import FusionMethod
+from samfuse.models.base import FusionMethod, MissingWeightsError
 
 #: Channel width of the released student.
 DIM = 32
@@ -172,10 +172,14 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def build_student(weights: str | Path | None = None, fold: bool = True) -> SageStudent:
-    """Builder registered as ``sage-student``: refuses to run without weights (see :data:`NO_WEIGHTS`)."""
+def build_student(weights: str | Path | None = None, fold: bool = True, random_init: bool = False) -> SageStudent:
+    """Builder registered as ``sage-student``: refuses to run without weights (see :data:`NO_WEIGHTS`).
+
+    ``random_init=True`` builds it untrained (contract tests, speed measurements; never for fusing)."""
+    if weights is None and random_init:
+        return SageStudent(SageStudentNet().eval(), fold=fold)
     if weights is None:
-        raise ValueError(NO_WEIGHTS)
+        raise MissingWeightsError(NO_WEIGHTS)
     method = SageStudent(load_student(weights), fold=fold)
     method.weights_path = str(weights)
     method.weights_sha256 = file_sha256(weights)

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from samfuse.io.checkpoint import check_state_dict, load_state_dict
-from samfuse.models.base import FusionMethod
+from samfuse.models.base import FusionMethod, MissingWeightsError
 from samfuse.models.registry import register
 from samfuse.semantics.masked import masked_images
 from samfuse.semantics.products import MaskPairs
@@ -211,10 +211,14 @@ def load_teacher_weights(net: SageTeacherNet, path: str | Path) -> None:
 
 
 @register("sage-teacher", "SAGE's SAM-guided teacher (SPA attention; needs top_k_pairs masks and --weights)")
-def build_sage_teacher(weights: str | Path | None = None) -> SageTeacher:
-    """The teacher with ``weights`` (a file: safetensors or a plain state dict). No weights are shipped yet."""
+def build_sage_teacher(weights: str | Path | None = None, random_init: bool = False) -> SageTeacher:
+    """The teacher with ``weights`` (a file: safetensors or a plain state dict). No weights are shipped yet.
+
+    ``random_init=True`` builds it untrained (contract tests, speed measurements; never for fusing)."""
+    if weights is None and random_init:
+        return SageTeacher(SageTeacherNet())
     if weights is None:
-        raise ValueError(NO_WEIGHTS)
+        raise MissingWeightsError(NO_WEIGHTS)
     net = SageTeacherNet()
     load_teacher_weights(net, weights)
     return SageTeacher(net)

@@ -1,0 +1,107 @@
+"""SGDFuse's Hierarchical Feature Aggregation Head (the authors' ``HFAF.py``, class ``HFAH``; design note §4).
+
+Per decoder level (highest resolution first, channels ``width·mults``):
+
+1. CBAM channel attention: avg- and max-pooled descriptors through a shared 1×1 MLP (ratio 16, no bias,
+   ReLU), summed, sigmoid, multiplied in;
+2. optional CBAM spatial attention (``spatial_attention=True``, design decision 4: the paper names spatial
+   attention, R's code has channel attention only): 7×7 conv over [mean, max] across channels, sigmoid,
+   multiplied in;
+3. 1×1 conv to ``dim`` (R: 64);
+4. bilinear resize (``align_corners=True``) to the level-0 size.
+
+The levels are concatenated (L·dim channels) → 3×3 conv → ``dim``, ReLU → 3×3 conv → ``dim/2``, ReLU → 3×3 conv
+→ 3·patch² → Tanh (then pixel-shuffled by ``patch`` when the U-Net runs at 1/patch resolution; ``patch = 1``
+is R's head). Output in [−1, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["HFAHConfig", "HFAH", "ChannelAttention", "SpatialAttention"]
+
+
+@dataclass(frozen=True)
+class HFAHConfig:
+    """HFAH architecture; ``in_channels`` must match the U-Net's decoder levels (``width·mults``)."""
+
+    in_channels: tuple[int, ...] = (64, 128, 256, 512)
+    dim: int = 64
+    ratio: int = 16
+    spatial_attention: bool = False
+    out_channels: int = 3
+    patch: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "in_channels", tuple(self.in_channels))
+
+
+class ChannelAttention(nn.Module):
+    """CBAM channel attention: ``x · σ(MLP(avgpool x) + MLP(maxpool x))``, MLP = 1×1 C→C/r, ReLU, 1×1 C/r→C."""
+
+    def __init__(self, channels: int, ratio: int = 16) -> None:
+        super().__init__()
+        hidden = max(1, channels // ratio)
+        self.mlp = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1, bias=False), nn.ReLU(), nn.Conv2d(hidden, channels, 1, bias=False)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        avg = self.mlp(x.mean(dim=(2, 3), keepdim=True))
+        mx = self.mlp(x.amax(dim=(2, 3), keepdim=True))
+        return x * torch.sigmoid(avg + mx)
+
+
+class SpatialAttention(nn.Module):
+    """CBAM spatial attention: ``x · σ(conv7×7([mean_c x, max_c x]))``."""
+
+    def __init__(self, kernel: int = 7) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, kernel, padding=kernel // 2, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        desc = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return x * torch.sigmoid(self.conv(desc))
+
+
+class HFAH(nn.Module):
+    """``forward(features) -> image``: ``features`` highest resolution first; output (B, 3, p·H0, p·W0) in [−1, 1]."""
+
+    def __init__(self, config: HFAHConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or HFAHConfig()
+        d = cfg.dim
+        self.attn = nn.ModuleList(
+            nn.Sequential(ChannelAttention(c, cfg.ratio), SpatialAttention())
+            if cfg.spatial_attention
+            else ChannelAttention(c, cfg.ratio)
+            for c in cfg.in_channels
+        )
+        self.proj = nn.ModuleList(nn.Conv2d(c, d, 1) for c in cfg.in_channels)
+        self.head = nn.Sequential(
+            nn.Conv2d(d * len(cfg.in_channels), d, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(d, d // 2, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(d // 2, cfg.out_channels * cfg.patch**2, 3, padding=1),
+            nn.Tanh(),
+        )
+
+    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        if len(features) != len(self.proj):
+            raise ValueError(f"HFAH expects {len(self.proj)} feature levels, got {len(features)}")
+        size = features[0].shape[-2:]
+        levels = []
+        for f, attn, proj in zip(features, self.attn, self.proj, strict=True):
+            y = proj(attn(f))
+            if y.shape[-2:] != size:
+                y = F.interpolate(y, size=size, mode="bilinear", align_corners=True)
+            levels.append(y)
+        out = self.head(torch.cat(levels, dim=1))
+        return F.pixel_shuffle(out, self.config.patch) if self.config.patch > 1 else out

@@ -1,0 +1,277 @@
+"""The registered SGDFuse methods (``sgdfuse-stage1`` and ``sgdfuse``) and their weights files.
+
+Method boundary (the samfuse contract): IR (B,1,H,W) and visible RGB (B,3,H,W) in [0, 1] → RGB in [0, 1];
+inside, everything is in [−1, 1] (the authors' range). ``sgdfuse`` takes the ``modality_mask`` product as
+``masks``: M_ir and M_vis, binary, as a tensor (B,2,H,W) or (2,H,W) (channel 0 = IR, 1 = VIS), or a pair
+``(m_ir, m_vis)`` of H×W arrays/tensors (bool or {0,1}), or a dict with keys ``"ir"`` and ``"vis"``. The
+U-Net sees them as {−1, +1}; an empty mask is −1 everywhere (the no-guidance ablation feeds exactly that).
+
+Weights: one safetensors file holding ``stage1.*`` (and for the full model ``unet.*``, ``hfah.*``) with the
+whole :class:`~samfuse.models.sgdfuse.profiles.SGDFuseConfig` as JSON in the metadata key ``samfuse_config``
+(the scheduler's configuration included), so a file alone rebuilds its model. Loaded with
+``safetensors.torch.load_file`` (no unpickling).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+from safetensors.torch import save as save_safetensors
+from torch import nn
+
+from samfuse.io import atomic_write
+from samfuse.models.base import FusionMethod, MissingWeightsError
+from samfuse.models.registry import register
+from samfuse.models.sgdfuse.hfah import HFAH
+from samfuse.models.sgdfuse.profiles import SGDFuseConfig, get_profile
+from samfuse.models.sgdfuse.sampler import autocast, crop, pad_to_multiple, refine
+from samfuse.models.sgdfuse.scheduler import NoiseScheduler
+from samfuse.models.sgdfuse.stage1 import Stage1
+from samfuse.models.sgdfuse.unet import UNet
+
+__all__ = [
+    "SGDFuseStage1Method",
+    "SGDFuseMethod",
+    "as_mask_channels",
+    "save_weights",
+    "load_weights",
+    "build_sgdfuse_stage1",
+    "build_sgdfuse",
+]
+
+CONFIG_KEY = "samfuse_config"
+HOW_TO_TRAIN = (
+    "no trained weights yet: train them with `samfuse train sgdfuse-stage1 ...` then `samfuse train sgdfuse ...` "
+    "(coming, issue 17) and pass the file with --weights"
+)
+
+
+def _to_tensor(m: Any) -> torch.Tensor:
+    t = m if isinstance(m, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(m))
+    return t.float()
+
+
+def as_mask_channels(masks: Any, batch: int, size: tuple[int, int], device: torch.device) -> torch.Tensor:
+    """The ``modality_mask`` product in any accepted form (module docstring) → (B,2,H,W) float {0, 1}."""
+    if isinstance(masks, Mapping):
+        masks = (masks["ir"], masks["vis"])
+    if isinstance(masks, tuple | list):
+        if len(masks) != 2:
+            raise ValueError(f"modality masks: expected (M_ir, M_vis), got {len(masks)} items")
+        parts = []
+        for m in masks:
+            t = _to_tensor(m)
+            t = t.reshape(-1, *t.shape[-2:]) if t.ndim > 2 else t[None]
+            parts.append(t[:, None])
+        out = torch.cat(parts, dim=1)
+    else:
+        out = _to_tensor(masks)
+        if out.ndim == 3:
+            out = out[None]
+        if out.ndim != 4 or out.shape[1] != 2:
+            raise ValueError(f"modality masks: expected (B,2,H,W) or (2,H,W), got {tuple(out.shape)}")
+    if tuple(out.shape[-2:]) != tuple(size):
+        raise ValueError(f"modality masks are {tuple(out.shape[-2:])}, the images {tuple(size)}")
+    if out.shape[0] == 1 and batch > 1:
+        out = out.expand(batch, -1, -1, -1)
+    if out.shape[0] != batch:
+        raise ValueError(f"modality masks: batch {out.shape[0]}, images {batch}")
+    return (out > 0.5).float().to(device)
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    """NHWC layout: oneDNN's convolutions (depthwise ones above all) run 1.5–3× faster on CPU than in NCHW."""
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+class SGDFuseStage1Method(FusionMethod):
+    """SGDFuse stage 1 on its own (the ablation "stage 1 alone"): F1 mapped to [0, 1]."""
+
+    consumes = "rgb"
+
+    def __init__(self, config: SGDFuseConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.stage1 = Stage1(config.stage1)
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, ir: torch.Tensor, vi: torch.Tensor, masks: Any = None) -> torch.Tensor:
+        ir, vi = _channels_last(ir * 2 - 1), _channels_last(vi * 2 - 1)
+        return ((self.stage1(ir, vi) + 1) / 2).contiguous()
+
+
+class SGDFuseMethod(FusionMethod):
+    """Full SGDFuse: stage 1 → mask-conditioned diffusion refiner → HFAH (design note, refiner reading).
+
+    Deterministic: every call seeds its own generator with ``config.sampler.seed``.
+    """
+
+    consumes = "rgb"
+    needs_masks = "modality_mask"
+
+    def __init__(self, config: SGDFuseConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.stage1 = Stage1(config.stage1)
+        self.unet = UNet(config.unet)
+        self.hfah = HFAH(config.hfah)
+        self.scheduler = NoiseScheduler(config.scheduler)
+        if not (config.guidance and config.diffusion):
+            self.needs_masks = None  # type: ignore[misc]  (instance override: these ablations take no masks)
+        self.to(memory_format=torch.channels_last)
+
+    @property
+    def multiple(self) -> int:
+        return self.unet.multiple
+
+    def forward(self, ir: torch.Tensor, vi: torch.Tensor, masks: Any = None) -> torch.Tensor:
+        cfg = self.config
+        b, _, h, w = vi.shape
+        if not cfg.diffusion:  # ablation: stage 1 alone (no padding needed, masks unused)
+            return ((self.stage1(_channels_last(ir * 2 - 1), _channels_last(vi * 2 - 1)) + 1) / 2).contiguous()
+        if cfg.guidance:
+            if masks is None:
+                raise ValueError("sgdfuse needs modality_mask masks (M_ir, M_vis); pass masks=")
+            m = as_mask_channels(masks, b, (h, w), vi.device)
+        else:
+            m = torch.zeros(b, 2, h, w, device=vi.device)
+        x = torch.cat([ir * 2 - 1, vi * 2 - 1, m * 2 - 1], dim=1)
+        s = cfg.sampler
+        x, hw = pad_to_multiple(x, self.multiple)
+        x = _channels_last(x)
+        ir_p, vi_p, m_p = x[:, :1], x[:, 1:4], x[:, 4:]
+        with autocast(s.precision, vi.device):
+            f1 = self.stage1(ir_p, vi_p).float()
+        gen = torch.Generator(device=vi.device).manual_seed(s.seed)
+        out = refine(
+            self.unet,
+            self.hfah if cfg.use_hfah else None,
+            self.scheduler,
+            f1,
+            m_p,
+            steps=s.steps,
+            generator=gen,
+            tile=s.tile,
+            tile_overlap=s.tile_overlap,
+            precision=s.precision,
+        )
+        img = out.fused if cfg.use_hfah and out.fused is not None else out.sample
+        return ((crop(img, hw).clamp(-1, 1) + 1) / 2).contiguous()
+
+
+def save_weights(path: str | Path, model: nn.Module, config: SGDFuseConfig) -> None:
+    """Write ``model``'s parameters and buffers plus ``config`` (JSON metadata) as one safetensors file, atomically."""
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    data = save_safetensors(tensors, metadata={CONFIG_KEY: config.to_json()})
+    atomic_write(path, lambda fh: fh.write(data))
+
+
+def load_weights(path: str | Path) -> tuple[SGDFuseConfig, dict[str, torch.Tensor]]:
+    """Read a weights file written by :func:`save_weights`: its config and its tensors (CPU)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"{p}: no such weights file")
+    try:
+        with safe_open(str(p), framework="pt") as fh:
+            meta = fh.metadata() or {}
+        tensors = load_file(str(p), device="cpu")
+    except Exception as err:  # safetensors raises its own error types for a damaged file
+        raise ValueError(f"{p}: not a safetensors weights file ({err})") from err
+    if CONFIG_KEY not in meta:
+        raise ValueError(f"{p}: no {CONFIG_KEY} metadata (not an SGDFuse weights file)")
+    return SGDFuseConfig.from_json(meta[CONFIG_KEY]), tensors
+
+
+def _load_into(model: nn.Module, tensors: dict[str, torch.Tensor], path: str | Path, prefix_filter: str | None) -> None:
+    if prefix_filter is not None:
+        tensors = {k: v for k, v in tensors.items() if k.startswith(prefix_filter)}
+    if prefix_filter is None and tensors and all(k.startswith("stage1.") for k in tensors):
+        raise ValueError(f"{path}: holds stage 1 only; train stage 2 on it with `samfuse train sgdfuse ...`")
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{path}: weights do not fit the model (missing {len(missing)}, unexpected {len(unexpected)} tensors)"
+        )
+
+
+def _config(
+    weights: str | Path | None, profile: str, random_init: bool, name: str
+) -> tuple[SGDFuseConfig, dict[str, torch.Tensor] | None]:
+    if weights is None:
+        if not random_init:
+            raise MissingWeightsError(HOW_TO_TRAIN)
+        return get_profile(profile), None
+    cfg, tensors = load_weights(weights)
+    return cfg, tensors
+
+
+@register("sgdfuse-stage1", "SGDFuse stage 1 alone: MSFEM IR + Restormer VIS + cross-attention → RGB (needs weights)")
+def build_sgdfuse_stage1(
+    weights: str | Path | None = None, profile: str = "cpu", random_init: bool = False
+) -> SGDFuseStage1Method:
+    """``weights``: a stage-1 or full SGDFuse file; ``random_init=True`` (tests, speed) builds ``profile`` untrained."""
+    cfg, tensors = _config(weights, profile, random_init, "sgdfuse-stage1")
+    method = SGDFuseStage1Method(cfg)
+    if tensors is not None:
+        _load_into(method, tensors, weights or "", prefix_filter="stage1.")
+    return method
+
+
+@register("sgdfuse", "SGDFuse: stage 1 + mask-conditioned diffusion refiner + HFAH → RGB (needs weights, masks)")
+def build_sgdfuse(
+    weights: str | Path | None = None,
+    profile: str = "cpu",
+    random_init: bool = False,
+    steps: int | None = None,
+    seed: int | None = None,
+    kind: str | None = None,
+    tile: int | None = None,
+    tile_overlap: int | None = None,
+    precision: str | None = None,
+    guidance: bool | None = None,
+    diffusion: bool | None = None,
+    use_hfah: bool | None = None,
+) -> SGDFuseMethod:
+    """Build SGDFuse; the sampler options and the ablations override what the weights file (or profile) says.
+
+    ``guidance=False``: empty mask channels (no masks needed); ``diffusion=False``: stage 1 alone;
+    ``use_hfah=False``: the sampler's own output. ``kind``: ``"ddpm"`` (default) or ``"ddim"`` (eta 0).
+    """
+    cfg, tensors = _config(weights, profile, random_init, "sgdfuse")
+    sampler = {
+        k: v
+        for k, v in {
+            "steps": steps,
+            "seed": seed,
+            "tile": tile,
+            "tile_overlap": tile_overlap,
+            "precision": precision,
+        }.items()
+        if v is not None
+    }
+    if sampler:
+        cfg = cfg.with_sampler(**sampler)
+    if kind is not None:
+        cfg = replace(cfg, scheduler=replace(cfg.scheduler, kind=kind))
+    ablate = {
+        k: v for k, v in {"guidance": guidance, "diffusion": diffusion, "use_hfah": use_hfah}.items() if v is not None
+    }
+    if ablate:
+        cfg = replace(cfg, **ablate)
+    method = SGDFuseMethod(cfg)
+    if tensors is not None:
+        _load_into(method, tensors, weights or "", prefix_filter=None)
+    return method
+
+
+def config_json(method: SGDFuseMethod | SGDFuseStage1Method) -> str:
+    """The method's configuration as indented JSON (for model cards and logs)."""
+    return json.dumps(json.loads(method.config.to_json()), indent=2)
