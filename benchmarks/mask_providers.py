@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from machine import cpu_model
 from samfuse.data import resolve_root
 from samfuse.io import read_raw
 from samfuse.semantics import get_provider
@@ -46,14 +47,7 @@ STEMS = ("00004N", "00081D")
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     mem = ""
     try:

@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 from scipy.signal import convolve2d
 
+from machine import cpu_model
 from samfuse.io import read_raw
 from samfuse.metrics import CONVENTIONS
 from samfuse.metrics._malloc import tune_malloc
@@ -44,14 +45,7 @@ REFERENCE_SET8_S = 3.32  # ../shared/reference/cddfuse/README.md: the evaluator 
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     return f"{platform.platform()}; {model}; {os.cpu_count()} CPUs; Python {platform.python_version()}"
 
 

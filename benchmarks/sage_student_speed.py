@@ -45,6 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from machine import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SAMFUSE_SHARED", REPO.parent / "shared"))
 DATA = SHARED / "datasets"
@@ -53,14 +55,7 @@ WEIGHTS = SAGE / "sage_student_official.pt"
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"{platform.platform()}; {model}; {os.cpu_count()} CPUs; no GPU used; torch {torch.__version__} "

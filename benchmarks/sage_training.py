@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from machine import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
 BASELINES = ("average", "max", "laplacian")
 AUTHORS = REPO.parent / "shared" / "reference" / "sage" / "sage_student_official.pt"
@@ -40,8 +42,7 @@ AUTHORS = REPO.parent / "shared" / "reference" / "sage" / "sage_student_official
 
 def machine() -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    cpu = platform.processor() or platform.machine()
-    return f"{platform.node()}: {cpu}, {os.cpu_count()} cores, no GPU; {platform.platform()}; load average {load}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, no GPU; {platform.platform()}; load average {load}"
 
 
 def sha(path: Path) -> str:

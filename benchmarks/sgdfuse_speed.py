@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from machine import cpu_model
 from samfuse.io import read_image
 from samfuse.models import build
 from samfuse.models.sgdfuse import get_profile
@@ -41,14 +42,7 @@ DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     return (
         f"{platform.platform()}; {model}; {os.cpu_count()} CPUs; torch {torch.__version__} "
         f"({torch.get_num_threads()} threads); Python {platform.python_version()}"

@@ -13,14 +13,13 @@ Run: ``python benchmarks/training_data.py`` (about a minute).
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 
+from machine import cpu_model
 from samfuse.data import CachedMasks, ModalityMasks, TopKPairs, TrainingPairs, get_dataset
 from samfuse.semantics import get_provider
 
@@ -28,14 +27,7 @@ CROP = (192, 256)
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{cpu}, {cores} cores, {gpu}; torch {torch.__version__} ({torch.get_num_threads()} threads)"
