@@ -191,10 +191,10 @@ def stage2_loss(
     return LossTerms(
         total,
         {
-            "eps": float(l_eps),
-            "int": float(l_int),
-            "grad": float(l_grad),
-            "total": float(total),
+            "eps": _item(l_eps),
+            "int": _item(l_int),
+            "grad": _item(l_grad),
+            "total": _item(total),
             "gated": int(gate.sum()),
         },
     )
