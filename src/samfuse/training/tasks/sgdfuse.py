@@ -20,8 +20,8 @@ Design note ``design/sgdfuse.md`` §1, §3 and §5 (decisions in docs/sgdfuse.md
     loads the samples (with ``workers`` > 0 each DataLoader worker computes its own).
   - **Timesteps** (note §3 and §5): one t per batch (SR3), the noise level γ ~ U(√ᾱ_t, √ᾱ_{t−1}) per sample;
     even steps draw t ~ U{0..fusion_max_t} (the note's U{1..100}), odd steps t ~ U{0..T−1}. HFAH runs, and
-    the mask-guided fusion terms count, only when t ≤ ``fusion_max_t`` (99, the note's t ≤ 100): exactly the
-    even steps' batches. L_2 = L_ε + 1.5·L_int^M + 1.0·L_grad^M (``stage2_loss``). Drawing "half the batches"
+    the mask-guided fusion terms count, only when t ≤ ``fusion_max_t`` (99, the note's t ≤ 100): every even
+    step, and the 10 % of odd steps that draw such a t. L_2 = L_ε + 1.5·L_int^M + 1.0·L_grad^M (``stage2_loss``). Drawing "half the batches"
     by step parity rather than by a coin gives exactly half, and makes the schedule visible in the log.
 * **Weights**: each stage saves one module, the registered method itself, so ``RUN_DIR/weights/`` holds
   ``sgdfuse_stage1.safetensors`` (keys ``stage1.*``) or ``sgdfuse.safetensors`` (``stage1.*`` frozen +
@@ -110,13 +110,13 @@ class Stage2Profile(Profile):
 #: ``cpu``: sized to finish in about 60–100 min on the idle 2-core VM (docs/sgdfuse.md, Training).
 STAGE1_PROFILES = {
     "paper": Stage1Profile(model="paper", batch_size=16, crop=(160, 160), hflip=True, vflip=True, steps=40_000),
-    "cpu": Stage1Profile(model="cpu", batch_size=8, crop=(128, 128), hflip=True, vflip=True, steps=3000),
+    "cpu": Stage1Profile(model="cpu", batch_size=8, crop=(128, 128), hflip=True, vflip=True, steps=6000),
 }
 #: ``paper``: the authors' stage II (Adam 1e-4 constant, batch 24, crop 160, h/v flips, 200k iterations).
 #: ``cpu``: sized like stage 1's (docs/sgdfuse.md, Training).
 STAGE2_PROFILES = {
     "paper": Stage2Profile(model="paper", batch_size=24, crop=(160, 160), hflip=True, vflip=True, steps=200_000),
-    "cpu": Stage2Profile(model="cpu", batch_size=8, crop=(128, 128), hflip=True, vflip=True, steps=3000),
+    "cpu": Stage2Profile(model="cpu", batch_size=8, crop=(128, 128), hflip=True, vflip=True, steps=10_000),
 }
 
 
