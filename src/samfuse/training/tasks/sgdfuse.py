@@ -13,16 +13,18 @@ Design note ``design/sgdfuse.md`` §1, §3 and §5 (decisions in docs/sgdfuse.md
     method computes it at inference (reflect-padded to the U-Net multiple, stage 1, cropped back), then cropped
     and flipped with the images and masks. Why not on the crop: stage 1's channel attention and SE pooling
     are global, so F1 of a crop differs from the crop of F1 (the refiner would learn on a different x0 than
-    it sees at test time), and on this CPU a stage-1 forward costs about as much as a whole training step of
-    the U-Net; precomputing costs one stage-1 pass per training image, once per process (about 2–4 min for
+    it sees at test time), and on this CPU a no-grad stage-1 forward on every batch would add about half a
+    stage-2 step (a stage-1 training step measured 1.6× a stage-2 one); precomputing
+    costs one stage-1 pass per training image, once per process (about 2–4 min for
     ``train`` with the ``cpu`` model on the 2-core VM). The F1 maps are kept in memory as float16 (≈1.8 MB
     per 640×480 image), so a ``--resume`` recomputes them; they are computed on the CPU, in the process that
     loads the samples (with ``workers`` > 0 each DataLoader worker computes its own).
   - **Timesteps** (note §3 and §5): one t per batch (SR3), the noise level γ ~ U(√ᾱ_t, √ᾱ_{t−1}) per sample;
     even steps draw t ~ U{0..fusion_max_t} (the note's U{1..100}), odd steps t ~ U{0..T−1}. HFAH runs, and
     the mask-guided fusion terms count, only when t ≤ ``fusion_max_t`` (99, the note's t ≤ 100): every even
-    step, and the 10 % of odd steps that draw such a t. L_2 = L_ε + 1.5·L_int^M + 1.0·L_grad^M (``stage2_loss``). Drawing "half the batches"
-    by step parity rather than by a coin gives exactly half, and makes the schedule visible in the log.
+    step, and the 10 % of odd steps that draw such a t. L_2 = L_ε + 1.5·L_int^M + 1.0·L_grad^M
+    (``stage2_loss``). Drawing "half the batches" by step parity rather than by a coin gives exactly half, and
+    makes the schedule visible in the log.
 * **Weights**: each stage saves one module, the registered method itself, so ``RUN_DIR/weights/`` holds
   ``sgdfuse_stage1.safetensors`` (keys ``stage1.*``) or ``sgdfuse.safetensors`` (``stage1.*`` frozen +
   ``unet.*`` + ``hfah.*``), with the whole model configuration in the metadata key ``samfuse_config``
@@ -110,13 +112,13 @@ class Stage2Profile(Profile):
 #: ``cpu``: sized to finish in about 60–100 min on the idle 2-core VM (docs/sgdfuse.md, Training).
 STAGE1_PROFILES = {
     "paper": Stage1Profile(model="paper", batch_size=16, crop=(160, 160), hflip=True, vflip=True, steps=40_000),
-    "cpu": Stage1Profile(model="cpu", batch_size=8, crop=(128, 128), hflip=True, vflip=True, steps=6000),
+    "cpu": Stage1Profile(model="cpu", batch_size=8, crop=(128, 128), hflip=True, vflip=True, steps=8000),
 }
 #: ``paper``: the authors' stage II (Adam 1e-4 constant, batch 24, crop 160, h/v flips, 200k iterations).
 #: ``cpu``: sized like stage 1's (docs/sgdfuse.md, Training).
 STAGE2_PROFILES = {
     "paper": Stage2Profile(model="paper", batch_size=24, crop=(160, 160), hflip=True, vflip=True, steps=200_000),
-    "cpu": Stage2Profile(model="cpu", batch_size=8, crop=(128, 128), hflip=True, vflip=True, steps=10_000),
+    "cpu": Stage2Profile(model="cpu", batch_size=8, crop=(128, 128), hflip=True, vflip=True, steps=14_000),
 }
 
 
