@@ -19,7 +19,8 @@ Design note ``design/sgdfuse.md`` §1, §3 and §5 (decisions in docs/sgdfuse.md
     ``train`` with the ``cpu`` model on the 2-core VM). The F1 maps are kept in memory as float16 (≈1.8 MB
     per 640×480 image), so a ``--resume`` recomputes them; they are computed on the CPU, in the process that
     loads the samples (with ``workers`` > 0 each DataLoader worker computes its own).
-  - **Timesteps** (note §3 and §5): one t per batch (SR3), the noise level γ ~ U(√ᾱ_t, √ᾱ_{t−1}) per sample;
+  - **Timesteps** (note §3 and §5): one t per global batch (SR3; the same in every torchrun process), the
+    noise level γ ~ U(√ᾱ_t, √ᾱ_{t−1}) per sample;
     even steps draw t ~ U{0..fusion_max_t} (the note's U{1..100}), odd steps t ~ U{0..T−1}. HFAH runs, and
     the mask-guided fusion terms count, only when t ≤ ``fusion_max_t`` (99, the note's t ≤ 100): every even
     step, and the 10 % of odd steps that draw such a t. L_2 = L_ε + 1.5·L_int^M + 1.0·L_grad^M
@@ -293,9 +294,14 @@ class SGDFuseTask(TrainingTask):
         return {CONFIG_KEY: self.config.to_json()}
 
     def draw_timestep(self, step: Step) -> int:
-        """One t per batch: U{0..fusion_max_t} on even steps, U{0..T−1} on odd ones (reseeded per step)."""
+        """One t per (global) batch: U{0..fusion_max_t} on even steps, U{0..T−1} on odd ones.
+
+        Drawn from a generator seeded by (seed, step) alone, so every torchrun process draws the same t (the
+        whole batch is gated alike, and HFAH's gradient is not averaged with idle processes' zeros) and a
+        resumed run draws what the uninterrupted one did."""
         top = self.profile.fusion_max_t + 1 if step.step % 2 == 0 else self.scheduler.num_train_timesteps
-        return int(torch.randint(0, min(top, self.scheduler.num_train_timesteps), ()))
+        gen = torch.Generator().manual_seed(self.ctx.seed * 1_000_003 + step.step)
+        return int(torch.randint(0, min(top, self.scheduler.num_train_timesteps), (), generator=gen))
 
     def training_step(self, batch: dict[str, Any], step: Step) -> Mapping[str, float]:
         p: Stage2Profile = self.profile  # type: ignore[assignment]
