@@ -171,3 +171,32 @@ def test_exported_weights_build_and_fuse_a_real_msrs_crop_deterministically(runs
     res = CliRunner().invoke(main, ["fuse", "--ir", str(tmp_path / "ir"), "--vi", str(tmp_path / "vi"),
                                     "--out", str(tmp_path / "d"), "--method", "average", "--seed", "1"])  # fmt: skip
     assert res.exit_code == 0 and "--seed: ignored, --method average does not sample" in res.stderr
+
+
+def test_stage2_under_torchrun_two_processes_on_gloo(runs, pair_dirs, tmp_path: Path) -> None:  # noqa: ANN001
+    """DDP wraps U-Net + HFAH only (stage 1 frozen outside); every process draws the same t for the batch."""
+    import os
+    import subprocess
+    import sys
+
+    ir, vi = pair_dirs
+    sets = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
+    sets += ["--set", f"stage1={runs['s1'] / 'weights' / 'sgdfuse_stage1.safetensors'}"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "samfuse", "train", "sgdfuse", "--profile", "cpu", "--masks", "thermal", *sets, "--max-steps", "3",
+           "--ir", str(ir), "--vis", str(vi), "--out", str(tmp_path / "ddp"), "--no-progress"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    recs = steps_logged(tmp_path / "ddp")
+    assert [r["step"] for r in recs] == [1, 2, 3] and all(math.isfinite(r["total"]) for r in recs)
+    # logged values are means over the 2 processes: t equals the (seed, step) draw of a single process and
+    # gated ∈ {0, 1} (one sample each), so both processes drew that t and gated their samples alike
+    want = [
+        int(torch.randint(0, 100 if s % 2 == 0 else 1000, (), generator=torch.Generator().manual_seed(s)))
+        for s in range(3)
+    ]
+    assert [r["t"] for r in recs] == want and all(r["gated"] == float(t <= 99) for r, t in zip(recs, want, strict=True))
+    assert recs[0]["gated"] == 1.0 and recs[2]["gated"] == 1.0
+    w = load_file(tmp_path / "ddp" / "weights" / "sgdfuse.safetensors")
+    assert build("sgdfuse", weights=tmp_path / "ddp" / "weights" / "sgdfuse.safetensors") is not None and w
