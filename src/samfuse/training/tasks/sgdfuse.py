@@ -49,7 +49,7 @@ from torch import nn
 
 from samfuse.data.masks import ModalityMasks
 from samfuse.io import InputError, Pair, is_grey, to_unit_float
-from samfuse.models.sgdfuse.method import SGDFuseMethod, SGDFuseStage1Method, load_weights
+from samfuse.models.sgdfuse.method import CONFIG_KEY, SGDFuseMethod, SGDFuseStage1Method, load_weights
 from samfuse.models.sgdfuse.profiles import PROFILES as MODEL_PROFILES
 from samfuse.models.sgdfuse.profiles import SGDFuseConfig, get_profile
 from samfuse.models.sgdfuse.sampler import crop as crop_to
@@ -68,8 +68,6 @@ __all__ = [
     "STAGE2_PROFILES",
     "load_stage1",
 ]
-
-CONFIG_KEY = "samfuse_config"
 
 
 def _check_model(name: str) -> None:
