@@ -28,6 +28,7 @@ def fuse(
     mask_provider: str | None = None,
     mask_cache: str | Path | None = None,
     mask_options: dict[str, Any] | None = None,
+    seed: int | None = None,
 ) -> np.ndarray:
     """Fuse an infrared and a visible image given as arrays.
 
@@ -40,6 +41,7 @@ def fuse(
     Methods that need masks: pass ``masks=`` (the product array), or ``mask_provider=`` (``"regions"``,
     ``"thermal"``, ``"sam"`` with ``mask_options={"checkpoint": FILE}``) and optionally ``mask_cache=`` (a folder
     shared with ``samfuse masks``) so the pipeline computes them (the same wiring as ``samfuse fuse --masks``).
+    ``seed``: for methods that sample (:func:`samfuse.models.samples`, e.g. ``sgdfuse``), the sampling seed.
     For many pairs, build a :class:`samfuse.pipeline.FusionPipeline` once and call ``fuse_arrays``.
     """
     source = None
@@ -57,5 +59,6 @@ def fuse(
         vi_range=vi_range,
         color=color,
         masks=source,
+        seed=seed,
     )
     return pipeline.fuse_arrays(ir, vi, masks=masks)

@@ -106,12 +106,15 @@ class FusionPipeline:
         vi_range: ValueRange = None,
         color: ColorPath = "ycbcr",
         masks: MaskSource | None = None,
+        seed: int | None = None,
     ) -> None:
         if color not in COLOR_PATHS:
             raise ValueError(f"unknown colour path {color!r} (use one of: {', '.join(COLOR_PATHS)})")
         self.color = color
         self.device = torch.device(device)
-        self.method = method if isinstance(method, FusionMethod) else build(method, weights, self.device)
+        # ``seed``: for methods that sample (``samfuse.models.samples``); passed to the builder
+        options = {} if seed is None else {"seed": int(seed)}
+        self.method = method if isinstance(method, FusionMethod) else build(method, weights, self.device, **options)
         self.gray = gray
         self.resize_to = resize_to
         self.ranges: dict[str, ValueRange] = {"IR": ir_range, "VIS": vi_range}

@@ -228,6 +228,13 @@ def fuse_into(
 )
 @click.option("--mask-checkpoint", type=click.Path(path_type=Path), default=None, help="SAM checkpoint (--masks sam).")
 @click.option("--mask-param", "mask_params", multiple=True, metavar="KEY=VALUE", help="Mask provider option.")
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Sampling seed, for methods that sample (e.g. sgdfuse): the same seed gives the same images "
+    "(default: the method's own, 0 for sgdfuse).",
+)
 def fuse_command(
     ir: Path,
     vi: Path,
@@ -247,6 +254,7 @@ def fuse_command(
     mask_cache: Path | None,
     mask_checkpoint: Path | None,
     mask_params: tuple[str, ...],
+    seed: int | None,
 ) -> None:
     """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is)."""
     check_device(device)
@@ -266,8 +274,16 @@ def fuse_command(
         check_output_dir(out, {"--ir": ir, "--vi": vi})
     except InputError as err:
         fail(str(err))
+    if seed is not None:
+        from samfuse.models import samples  # torch import kept out of `samfuse --help`
+
+        if backend == "onnx" or not samples(method):
+            warn(
+                f"--seed: ignored, --method {method} does not sample" + (" (--backend onnx)" if samples(method) else "")
+            )
+            seed = None
     pipeline = build_pipeline(
-        method, weights, device, backend=backend, gray=gray, resize_to=resize_to, color=color, **ranges
+        method, weights, device, backend=backend, gray=gray, resize_to=resize_to, color=color, seed=seed, **ranges
     )
     mask_options = (mask_provider, mask_cache, mask_checkpoint, mask_params)
     if pipeline.method.needs_masks is not None:

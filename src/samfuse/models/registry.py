@@ -45,6 +45,15 @@ def list_methods() -> dict[str, str]:
     return {n: _REGISTRY[n].description for n in sorted(_REGISTRY)}
 
 
+def samples(name: str) -> bool:
+    """Whether the method ``name`` samples, i.e. its builder takes a ``seed`` option (``samfuse fuse --seed``):
+    the same seed gives the identical output, another seed another sample. False for an unknown name."""
+    import inspect
+
+    entry = _REGISTRY.get(name)
+    return entry is not None and "seed" in inspect.signature(entry.builder).parameters
+
+
 def build(
     name: str,
     weights: str | Path | None = None,

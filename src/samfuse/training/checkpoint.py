@@ -98,12 +98,14 @@ def save_checkpoint(
     task_state: Mapping[str, Any],
     *,
     keep: int = 1,
+    metadata: Mapping[str, str] | None = None,
 ) -> Path:
     """Write a complete checkpoint of step ``state.step``, point ``latest.json`` at it, drop older ones
-    (keeping ``keep`` folders in all). Returns its folder."""
+    (keeping ``keep`` folders in all). Returns its folder. ``metadata``: further safetensors metadata of the
+    weights files (the task's :meth:`~samfuse.training.TrainingTask.weights_metadata`)."""
     run_dir = Path(run_dir)
     folder = run_dir / "checkpoints" / f"step-{state.step:08d}"
-    save_weights(folder / "weights", modules, {"step": str(state.step)})
+    save_weights(folder / "weights", modules, {**(metadata or {}), "step": str(state.step)})
     blob = _state_bytes(
         {
             "optimizers": {k: o.state_dict() for k, o in optimizers.items()},

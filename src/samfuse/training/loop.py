@@ -166,7 +166,14 @@ class Trainer:
             return None
         modules, optimizers, schedulers = self._objects()
         folder = save_checkpoint(
-            self.run_dir, self.state, modules, optimizers, schedulers, self.task.state_dict(), keep=self.keep
+            self.run_dir,
+            self.state,
+            modules,
+            optimizers,
+            schedulers,
+            self.task.state_dict(),
+            keep=self.keep,
+            metadata=self.task.weights_metadata(),
         )
         self.log.write({"event": "checkpoint", "step": self.state.step, "path": str(folder)})
         return folder
@@ -275,7 +282,8 @@ class Trainer:
         checkpoint = self.save()
         if ctx.is_main:
             modules = self.task.modules()
-            save_weights(self.run_dir / "weights", modules, {"step": str(state.step), "task": self.task.name})
+            meta = {**self.task.weights_metadata(), "step": str(state.step), "task": self.task.name}
+            save_weights(self.run_dir / "weights", modules, meta)
             self.log.write({"event": "end", "step": state.step, "finished": state.finished, "wall_s": state.wall_s})
         return TrainResult(state.step, state.total_steps, state.finished, checkpoint, state.wall_s, last, self.task)
 

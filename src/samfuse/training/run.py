@@ -101,6 +101,7 @@ def train(
         prof = task_cls.get_profile(profile)
         if overrides:
             prof = prof.override(overrides)
+        task_cls.check_profile(prof)
         product = task_cls.mask_product(prof)
         if product is None and masks is not None:
             raise InputError(f"--masks {masks}: task {task_cls.name!r} trains without masks")

@@ -226,6 +226,12 @@ class TrainingTask:
         return cls.profiles[name]
 
     @classmethod
+    def check_profile(cls, profile: Profile) -> None:
+        """Refuse a profile that cannot train (e.g. a missing input file named in a field) with a one-line
+        :class:`InputError`. Called right after ``--set`` is applied, before anything is written or computed.
+        Default: accept."""
+
+    @classmethod
     def mask_product(cls, profile: Profile) -> MaskProduct | None:
         """The mask product this task trains with (e.g. ``TopKPairs(k=4)``), or None for no masks.
 
@@ -251,6 +257,11 @@ class TrainingTask:
 
     def schedulers(self) -> dict[str, Any]:
         """Named learning-rate schedulers (``torch.optim.lr_scheduler``; state saved and restored)."""
+        return {}
+
+    def weights_metadata(self) -> dict[str, str]:
+        """Further safetensors metadata written into every weights file (checkpoints and ``RUN_DIR/weights``),
+        e.g. the model configuration a method needs to rebuild itself from the file alone. Default: none."""
         return {}
 
     def state_dict(self) -> dict[str, Any]:

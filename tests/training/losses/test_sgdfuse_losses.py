@@ -102,3 +102,18 @@ def test_regional_target(crop) -> None:
     assert torch.equal(t_grad[..., 10:20, :], sobel_magnitude(vi)[..., 10:20, :])
     with pytest.raises(ValueError, match="needs both masks"):
         max_targets(ir, vi, target="regional")
+
+
+def test_merged_sobel_equals_kornia_spatial_gradient_and_differs_from_sage_only_at_the_border(crop) -> None:
+    """The merge onto ``losses/common.py`` kept SGDFuse's formula: replicated border, bit for bit what kornia's
+    ``spatial_gradient`` (the module's former implementation) gives; SAGE's zero padding differs on the border."""
+    import kornia
+
+    from samfuse.training.losses.common import sobel_gradient
+
+    _, vi = crop
+    before = kornia.filters.spatial_gradient(vi, mode="sobel", order=1, normalized=False).abs().sum(dim=2)
+    assert torch.equal(sobel_magnitude(vi), before)
+    sage = sobel_gradient(vi)
+    assert torch.equal(sage[..., 1:-1, 1:-1], before[..., 1:-1, 1:-1])
+    assert not torch.equal(sage[..., 0, :], before[..., 0, :])

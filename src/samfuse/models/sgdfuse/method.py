@@ -49,8 +49,9 @@ __all__ = [
 
 CONFIG_KEY = "samfuse_config"
 HOW_TO_TRAIN = (
-    "no trained weights yet: train them with `samfuse train sgdfuse-stage1 ...` then `samfuse train sgdfuse ...` "
-    "(coming, issue 17) and pass the file with --weights"
+    "no trained weights yet: train them with `samfuse train sgdfuse-stage1 --out RUN1` then `samfuse train "
+    "sgdfuse --set stage1=RUN1/weights/sgdfuse_stage1.safetensors --out RUN2` and pass "
+    "RUN2/weights/sgdfuse.safetensors with --weights (docs/sgdfuse.md)"
 )
 
 

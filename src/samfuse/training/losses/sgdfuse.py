@@ -4,6 +4,8 @@ Notation: V the visible image (B,3,H,W), I the IR image (B,1,H,W, broadcast to t
 fused image, all in the networks' range [−1, 1] (the authors' loader scales both inputs to [−1, 1]);
 ``max`` is the per-pixel, per-channel maximum; S(x) = |Sobel_x ∗ x| + |Sobel_y ∗ x| per channel (unnormalised
 3×3 Sobel kernels, replicated border; :func:`sobel_magnitude`); ``mean`` averages over every element.
+The Sobel magnitude, the element-wise max and the weighted mean are :mod:`samfuse.training.losses.common`'s
+(shared with SAGE; SGDFuse pads by replication, SAGE with zeros).
 
 Stage 1 (Dif-Fusion's ``fs_loss.py`` after SeAFusion)::
 
@@ -27,8 +29,6 @@ Options: ``target="regional"`` (the note's alternative) aims at I inside M_ir, a
 at max(V, I) elsewhere, for both the intensity and the gradient target; ``space="y"`` computes every term on
 the BT.601 luminance (kornia) instead of per RGB channel.
 
-The Sobel magnitude and the max targets are written here for now; the lead merges them with
-``losses/common.py`` (SAGE) into one implementation.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ from typing import Literal
 import kornia
 import torch
 import torch.nn.functional as F
+
+from samfuse.training.losses.common import max_intensity, sobel_gradient, weighted_mean
 
 __all__ = [
     "sobel_magnitude",
@@ -58,9 +60,9 @@ Space = Literal["rgb", "y"]
 
 def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
     """S(x) = |Sobel_x ∗ x| + |Sobel_y ∗ x| per channel (kernels [[−1,0,1],[−2,0,2],[−1,0,1]] and its
-    transpose, unnormalised, border replicated); (B,C,H,W) → (B,C,H,W)."""
-    g = kornia.filters.spatial_gradient(x, mode="sobel", order=1, normalized=False)  # (B, C, 2, H, W)
-    return g.abs().sum(dim=2)
+    transpose, unnormalised, border replicated); (B,C,H,W) → (B,C,H,W). ``common.sobel_gradient`` with
+    ``border="replicate"`` (kornia's ``spatial_gradient`` padding, which this module used before the merge)."""
+    return sobel_gradient(x, border="replicate")
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
@@ -87,9 +89,9 @@ def max_targets(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Intensity and gradient targets: max(V, I) and max(S(V), S(I)) (``target="regional"``: I in M_ir, V in
     M_vis ∖ M_ir, the max elsewhere). ``ir`` must already have V's channel count."""
-    t_int = torch.maximum(vis, ir)
+    t_int = max_intensity(vis, ir)
     s_vis, s_ir = sobel_magnitude(vis), sobel_magnitude(ir)
-    t_grad = torch.maximum(s_vis, s_ir)
+    t_grad = max_intensity(s_vis, s_ir)  # = common.max_gradient(vis, ir, "replicate"), Sobels kept for "regional"
     if target == "regional":
         if m_ir is None or m_vis is None:
             raise ValueError("target='regional' needs both masks")
@@ -106,18 +108,14 @@ def mask_weight(m_ir: torch.Tensor, m_vis: torch.Tensor) -> torch.Tensor:
     return 1.0 + m_ir.float() + m_vis.float()
 
 
-def _weighted_mean(err: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
-    return err.mean() if weight is None else (weight * err).mean()
-
-
 def intensity_loss(fused: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """mean(W ⊙ |F − target|) (W = 1 when ``weight`` is None)."""
-    return _weighted_mean((fused - target).abs(), weight)
+    return weighted_mean((fused - target).abs(), weight)
 
 
 def gradient_loss(fused: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """mean(W ⊙ |S(F) − target|) with ``target`` a gradient magnitude map (e.g. max(S(V), S(I)))."""
-    return _weighted_mean((sobel_magnitude(fused) - target).abs(), weight)
+    return weighted_mean((sobel_magnitude(fused) - target).abs(), weight)
 
 
 def epsilon_loss(pred: torch.Tensor, noise: torch.Tensor, kind: Literal["l1", "l2"] = "l1") -> torch.Tensor:
@@ -193,10 +191,10 @@ def stage2_loss(
     return LossTerms(
         total,
         {
-            "eps": float(l_eps),
-            "int": float(l_int),
-            "grad": float(l_grad),
-            "total": float(total),
+            "eps": _item(l_eps),
+            "int": _item(l_int),
+            "grad": _item(l_grad),
+            "total": _item(total),
             "gated": int(gate.sum()),
         },
     )
