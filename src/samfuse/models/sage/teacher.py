@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 #: what ``build("sage-teacher")`` says without weights
-NO_WEIGHTS = "sage-teacher: no weights; train them with `samfuse train sage` (coming) or pass --weights FILE"
+NO_WEIGHTS = "sage-teacher: no weights; train them with `samfuse train sage` or pass --weights FILE"
 
 #: the network's H and W must be multiples of this (MaxPool 2, 2, then 4 inside the SPA stage)
 MULTIPLE = 16
@@ -210,15 +210,20 @@ def load_teacher_weights(net: SageTeacherNet, path: str | Path) -> None:
     net.load_state_dict(state, strict=True)
 
 
-@register("sage-teacher", "SAGE's SAM-guided teacher (SPA attention; needs top_k_pairs masks and --weights)")
+@register("sage-teacher", "SAGE's SAM-guided teacher (SPA attention; needs top_k_pairs masks: --masks PROVIDER)")
 def build_sage_teacher(weights: str | Path | None = None, random_init: bool = False) -> SageTeacher:
-    """The teacher with ``weights`` (a file: safetensors or a plain state dict). No weights are shipped yet.
+    """The teacher with ``weights`` (a file: safetensors or a plain state dict), by default the shipped one
+    (:data:`samfuse.models.sage.shipped.TEACHER`).
 
     ``random_init=True`` builds it untrained (contract tests, speed measurements; never for fusing)."""
     if weights is None and random_init:
         return SageTeacher(SageTeacherNet())
     if weights is None:
-        raise MissingWeightsError(NO_WEIGHTS)
+        from samfuse.models.sage.shipped import TEACHER
+
+        if not TEACHER.is_file():
+            raise MissingWeightsError(NO_WEIGHTS)
+        weights = TEACHER
     net = SageTeacherNet()
     load_teacher_weights(net, weights)
     return SageTeacher(net)
