@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from samfuse.pipeline import FusionPipeline
 
 
+#: The method `samfuse fuse` and `samfuse demo` use when none is named.
+DEFAULT_METHOD = "average"
+
+
 class BatchReport:
     """Counts done / failed / skipped items of a batch command.
 

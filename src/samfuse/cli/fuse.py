@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from samfuse.batch import fuse_into
+from samfuse.batch import DEFAULT_METHOD, fuse_into
 from samfuse.cli.common import (
     build_provider,
     check_device,
@@ -82,7 +82,7 @@ def build_mask_source(
 @click.option("--ir", "ir", required=True, type=click.Path(path_type=Path), help="IR (or MRI) folder or file.")
 @click.option("--vi", "vi", required=True, type=click.Path(path_type=Path), help="Visible (PET/SPECT) folder or file.")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (<stem>.png).")
-@click.option("--method", default="average", show_default=True, help="Registered method (see `samfuse methods`).")
+@click.option("--method", default=DEFAULT_METHOD, show_default=True, help="Registered method (see `samfuse methods`).")
 @click.option("--weights", default=None, help="Shipped weights name or a checkpoint path (methods with weights).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--gray", is_flag=True, help="Write only the fused luminance Y (grey PNG).")
