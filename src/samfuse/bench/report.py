@@ -291,8 +291,19 @@ def write_report(result: BenchResult, command: str, machine: str, wall_s: float 
     return out / "report.md"
 
 
+def _num(v: object) -> str:
+    """Full precision, plain Python syntax (never ``np.float64(...)``); empty for None/NaN."""
+    if v is None:
+        return ""
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    f = float(v)  # type: ignore[arg-type]
+    return "" if math.isnan(f) else repr(f)
+
+
 def write_values(result: BenchResult, path: Path) -> None:
-    """Long CSV ``table,dataset,method,item,statistic,value`` of every value (per-image metrics too)."""
+    """Long CSV ``table,dataset,method,item,statistic,value`` of every value (per-image metrics too); empty
+    cells are undefined values."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["table", "dataset", "method", "item", "statistic", "value"])
@@ -301,13 +312,13 @@ def write_values(result: BenchResult, path: Path) -> None:
             continue
         for metric in result.metrics:
             mean, std, n = _stats(c, metric)
-            w.writerow(["metrics", d, m, metric, "mean", repr(mean)])
-            w.writerow(["metrics", d, m, metric, "std", repr(std)])
+            w.writerow(["metrics", d, m, metric, "mean", _num(mean)])
+            w.writerow(["metrics", d, m, metric, "std", _num(std)])
             w.writerow(["metrics", d, m, metric, "n", n])
         for r in c.evaluated:
             for metric in result.metrics:
                 v = r.values.get(metric, math.nan)
-                w.writerow(["image", d, m, metric, r.stem, "" if math.isnan(v) else repr(v)])
+                w.writerow(["image", d, m, metric, r.stem, _num(v)])
         if c.timing is not None:
             t = c.timing
             for key, v in (
@@ -317,7 +328,7 @@ def write_values(result: BenchResult, path: Path) -> None:
                 ("peak_rss_bytes", t.peak_bytes),
                 ("rss_added_bytes", t.increase_bytes),
             ):
-                w.writerow(["speed", d, m, key, t.size, "" if v is None else repr(v)])
+                w.writerow(["speed", d, m, key, t.size, _num(v)])
     for r in result.salience:
         for key, v in (
             ("boxes", r.n),
@@ -325,12 +336,12 @@ def write_values(result: BenchResult, path: Path) -> None:
             ("ratio_ir", r.contrast / r.ir),
             ("ratio_vis", r.contrast / r.vis),
         ):
-            w.writerow(["salience", "msrs", r.column, f"{r.cls}/{r.period}", key, repr(v)])
+            w.writerow(["salience", "msrs", r.column, f"{r.cls}/{r.period}", key, _num(v)])
     for name, ap in result.detection.items():
         for cls in ap.ap:
-            w.writerow(["detection", "msrs", name, cls, "AP50", repr(ap.ap50[cls])])
-            w.writerow(["detection", "msrs", name, cls, "AP50:95", repr(ap.ap[cls])])
-        w.writerow(["detection", "msrs", name, "mean", "AP50", repr(ap.map50)])
-        w.writerow(["detection", "msrs", name, "mean", "AP50:95", repr(ap.map)])
+            w.writerow(["detection", "msrs", name, cls, "AP50", _num(ap.ap50[cls])])
+            w.writerow(["detection", "msrs", name, cls, "AP50:95", _num(ap.ap[cls])])
+        w.writerow(["detection", "msrs", name, "mean", "AP50", _num(ap.map50)])
+        w.writerow(["detection", "msrs", name, "mean", "AP50:95", _num(ap.map)])
     data = buf.getvalue().encode()
     atomic_write(path, lambda fh: fh.write(data))

@@ -286,7 +286,8 @@ def run_bench(
                         reason = " ".join(str(err.args[0] if err.args else err).split())
                         refused[spec.name] = reason
                         cell.refused = reason
-                        on_note(f"{spec.name}: refused: {reason}")
+                        on_error(f"{spec.name}: refused: {reason}")
+                        failed_any = True
                         continue
                     params = _params(pipeline)
                     start = time.perf_counter()
@@ -386,7 +387,7 @@ def salience_table(result: BenchResult, label_set: str, on_error: Callback) -> l
     order = {c: i for i, c in enumerate(["IR", "VIS", *methods])}
     for (col, cls, period), vals in sorted(acc.items(), key=lambda kv: (order[kv[0][0]], kv[0][1], kv[0][2])):
         a = np.array(vals)
-        rows.append(SalienceRow(col, cls, period, len(vals), float(a[:, 0].mean()), a[:, 1].mean(), a[:, 2].mean()))
+        rows.append(SalienceRow(col, cls, period, len(vals), *(float(a[:, i].mean()) for i in range(3))))
     return rows
 
 
