@@ -218,3 +218,20 @@ def test_demo_fuses_the_shipped_samples_and_draws_the_figure(tmp_path: Path) -> 
         got = read_raw(tmp_path / "fused" / f"{s}.png")
         ref = np.clip(np.round(samfuse.fuse(ir, vi) * 255), 0, 255).astype(np.uint8)  # the default method
         assert got.shape == ref.shape and np.array_equal(got, ref), s
+
+
+def test_a_method_that_needs_masks_gets_them_through_the_mask_source(bench, tmp_path, monkeypatch) -> None:
+    """sage-teacher (untrained here: no weights exist) fuses MRI–PET with `thermal` masks from the cache."""
+    import samfuse.pipeline as pipeline_module
+
+    root, _, _ = bench
+    real = pipeline_module.build
+    monkeypatch.setattr(pipeline_module, "build", lambda name, *a, **kw: real(name, *a, random_init=True, **kw))
+    cache, rep = tmp_path / "cache", tmp_path / "rep"
+    r = run("bench", "--methods", "sage-teacher", "--masks", "thermal", "--mask-cache", cache, "--data", "mri-pet",
+            "--out", rep, "--data-root", root)  # fmt: skip
+    assert r.code == 0, r.stderr
+    assert "sage-teacher on mri-pet: 2 fused, 0 failed, 0 skipped" in r.stderr
+    assert len([p for p in cache.rglob("*") if p.is_file()]) >= 4  # IR and PET masks of both pairs
+    assert "| `sage-teacher` | mri-pet | 256x256 | 2 |" in (rep / "report.md").read_text()
+    assert "| 2,639,505 |" in (rep / "report.md").read_text()
