@@ -126,6 +126,12 @@ def index_fused(folder: Path, on_warning: Callable[[str], None] | None = None) -
     return index
 
 
+def evaluation_pool(jobs: int) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` evaluation worker processes, started with ``spawn`` (use it as a context manager)."""
+    ctx = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_init_worker)
+
+
 def evaluate_pairs(
     pairs: Sequence[Pair],
     fused: Mapping[str, Path],
@@ -136,12 +142,15 @@ def evaluate_pairs(
     fused_dir: Path | None = None,
     desc: str | None = None,
     progress: bool = True,
+    pool: ProcessPoolExecutor | None = None,
 ) -> list[ImageResult]:
     """Evaluate every pair against ``fused[stem]`` (a missing stem is an error of that image), in input order.
 
     ``jobs > 1`` evaluates in that many worker processes started with ``spawn`` (a forked child inherits
     OpenCV's/OpenMP's thread pools without their threads and can hang in its first parallel call; this process
-    may have fused with torch or filtered with cv2). Never raises for bad input: see :func:`evaluate_pair`.
+    may have fused with torch or filtered with cv2). ``pool``: an open :func:`evaluation_pool` to use instead
+    (one pool for many calls saves starting the workers each time). Never raises for bad input: see
+    :func:`evaluate_pair`.
     """
     tasks = [(p.stem, p.ir, p.vi, fused.get(p.stem), convention, metrics, fused_dir) for p in pairs]
     results: list[ImageResult] = []
@@ -149,10 +158,13 @@ def evaluate_pairs(
         total=len(tasks), unit="image", desc=desc or f"eval {convention}", dynamic_ncols=True, disable=not progress
     )
     try:
-        if jobs > 1 and len(tasks) > 1:
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=ctx, initializer=_init_worker) as pool:
-                for res in pool.map(_evaluate_task, tasks, chunksize=max(1, len(tasks) // (8 * jobs))):
+        if pool is not None and len(tasks) > 1:
+            for res in pool.map(_evaluate_task, tasks, chunksize=max(1, len(tasks) // (8 * max(jobs, 2)))):
+                results.append(res)
+                bar.update()
+        elif jobs > 1 and len(tasks) > 1:
+            with evaluation_pool(min(jobs, len(tasks))) as own:
+                for res in own.map(_evaluate_task, tasks, chunksize=max(1, len(tasks) // (8 * jobs))):
                     results.append(res)
                     bar.update()
         else:

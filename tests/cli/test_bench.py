@@ -37,7 +37,8 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, object]
             (root / "MRI_PET" / mod).mkdir(parents=True, exist_ok=True)
             shutil.copy(DATASETS / "MRI_PET" / mod / f"{stem}.png", root / "MRI_PET" / mod)
     out = tmp / "report"
-    r = run("bench", "--methods", ",".join(METHODS), "--data", "msrs,mri-pet", "--out", out, "--data-root", root)
+    args = ("--methods", ",".join(METHODS), "--data", "msrs,mri-pet", "--out", out, "--data-root", root)
+    r = run("bench", *args, "--jobs", "2")  # one spawn pool for all cells; eval below runs in-process
     return root, out, r
 
 

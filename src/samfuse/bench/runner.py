@@ -14,6 +14,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import numpy as np
 
 from samfuse.batch import BatchReport, fuse_into
 from samfuse.data import get_dataset
-from samfuse.evaluation import ImageResult, evaluate_pairs, index_fused
+from samfuse.evaluation import ImageResult, evaluate_pairs, evaluation_pool, index_fused
 from samfuse.io import InputError, Pair, atomic_write, read_raw
 
 from .detection import APResult, average_precision
@@ -227,19 +228,17 @@ def _params(pipeline: Any) -> int | None:
         return None
 
 
-def run_bench(
+def _run_cells(
     cfg: BenchConfig,
-    *,
-    on_error: Callback = print,
-    on_warning: Callback = print,
-    on_note: Callback = print,
-) -> BenchResult:
-    """Run the bench (see the module docstring); per-item problems are reported through the callbacks."""
-    from samfuse.evaluation import resolve_metrics
-
-    names = resolve_metrics(cfg.convention, cfg.metrics)
-    timings = _Timings(cfg.out / "timing.json")
-    result = BenchResult(cfg, names, {}, {})
+    result: BenchResult,
+    names: list[str],
+    timings: _Timings,
+    pool: Any,
+    on_error: Callback,
+    on_warning: Callback,
+    on_note: Callback,
+) -> bool:
+    """Fuse, time and evaluate every dataset × method into ``result.cells``; True if anything failed."""
     refused: dict[str, str] = {}
     failed_any = False
     for ds in cfg.datasets:
@@ -318,6 +317,7 @@ def run_bench(
                 fused_dir=folder,
                 desc=f"eval {spec.name} {ds}",
                 progress=cfg.progress,
+                pool=pool,
             )
             for r in cell.results:
                 if r.errors:
@@ -325,6 +325,25 @@ def run_bench(
                     on_error(f"{spec.name}/{ds}/{r.stem}: {'; '.join(r.errors)}")
                 elif r.undefined:
                     on_warning(f"{spec.name}/{ds}/{r.stem}: undefined, left out of the mean: {'; '.join(r.undefined)}")
+    return failed_any
+
+
+def run_bench(
+    cfg: BenchConfig,
+    *,
+    on_error: Callback = print,
+    on_warning: Callback = print,
+    on_note: Callback = print,
+) -> BenchResult:
+    """Run the bench (see the module docstring); per-item problems are reported through the callbacks."""
+    from samfuse.evaluation import resolve_metrics
+
+    names = resolve_metrics(cfg.convention, cfg.metrics)
+    timings = _Timings(cfg.out / "timing.json")
+    result = BenchResult(cfg, names, {}, {})
+    with ExitStack() as stack:
+        pool = stack.enter_context(evaluation_pool(cfg.jobs)) if cfg.jobs > 1 else None
+        failed_any = _run_cells(cfg, result, names, timings, pool, on_error, on_warning, on_note)
     if result.labels_root is not None and "msrs" in result.pairs:
         result.salience = salience_table(result, cfg.salience_labels, on_error)
     if cfg.detections:
