@@ -42,6 +42,8 @@ def _fmt(v: float, digits: int = 4) -> str:
         return "–"
     if abs(v) >= 1000:
         return f"{v:.1f}"
+    if abs(v) >= 100:
+        return f"{v:.2f}"
     return f"{v:.{digits}f}"
 
 
