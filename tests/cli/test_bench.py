@@ -236,3 +236,27 @@ def test_a_method_that_needs_masks_gets_them_through_the_mask_source(bench, tmp_
     assert len([p for p in cache.rglob("*") if p.is_file()]) >= 4  # IR and PET masks of both pairs
     assert "| `sage-teacher` | mri-pet | 256x256 | 2 |" in (rep / "report.md").read_text()
     assert "| 2,639,505 |" in (rep / "report.md").read_text()
+
+
+def test_method_at_weights_selects_the_weights(bench, tmp_path: Path) -> None:
+    """`sage-student@FILE` fuses with the authors' weights, exactly as `samfuse fuse --weights FILE`; a missing
+    file is one refusal line naming it."""
+    from samfuse.io import read_raw
+    from shared_paths import REFERENCE
+
+    root, _, _ = bench
+    weights = REFERENCE / "sage" / "sage_student_official.pt"
+    rep = tmp_path / "rep"
+    r = run("bench", "--methods", f"sage-student@{weights},sage-student@{tmp_path / 'nope.pt'}", "--data", "mri-pet",
+            "--out", rep, "--data-root", root)  # fmt: skip
+    assert r.code == 1 and len(r.errors) == 1
+    assert r.errors[0].startswith("error: sage-student@nope: refused:") and "nope.pt" in r.errors[0]
+    f = run("fuse", "--ir", root / "MRI_PET" / "mri", "--vi", root / "MRI_PET" / "pet", "--out", tmp_path / "f",
+            "--method", "sage-student", "--weights", weights)  # fmt: skip
+    assert f.code == 0, f.stderr
+    for stem in MRI_PET:
+        got = read_raw(rep / "fused" / "sage-student@sage_student_official" / "mri-pet" / f"{stem}.png")
+        assert np.array_equal(got, read_raw(tmp_path / "f" / f"{stem}.png"))
+    report = (rep / "report.md").read_text()
+    assert "| 134,529 |" in report  # the module as it runs: 135,617 in training form, BN folded into the convs
+    assert f"Command: `samfuse bench --methods sage-student@{weights},sage-student@{tmp_path / 'nope.pt'} " in report

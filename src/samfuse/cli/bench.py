@@ -141,9 +141,7 @@ def bench_command(
     except KeyboardInterrupt:
         click.echo("interrupted: fused images so far are complete; run again to continue", err=True)
         raise SystemExit(130) from None
-    command = (
-        "samfuse bench " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else "samfuse bench"
-    )
+    command = _command_line(click.get_current_context())
     report = write_report(result, command, machine, time.perf_counter() - start)
     click.echo(f"report: {report}")
     raise SystemExit(result.exit_code)
