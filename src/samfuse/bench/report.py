@@ -126,15 +126,26 @@ def speed_table(result: BenchResult) -> str:
 
 
 def salience_markdown(result: BenchResult) -> str:
-    lines = [
-        "| image | class | day/night | boxes | contrast | ÷ IR | ÷ VIS |",
-        "|---|---|---|---:|---:|---:|---:|",
-    ]
+    """One row per class and day/night; IR and VIS contrast, then per method: contrast (÷ IR, ÷ VIS)."""
+    columns: list[str] = []
+    groups: dict[tuple[str, str], dict[str, object]] = {}
     for r in result.salience:
-        name = r.column if r.column in ("IR", "VIS") else f"`{r.column}`"
+        if r.column not in columns:
+            columns.append(r.column)
+        groups.setdefault((r.cls, r.period), {})[r.column] = r
+    methods = [c for c in columns if c not in ("IR", "VIS")]
+    head = "| class | day/night | boxes | IR | VIS | " + " | ".join(f"`{m}` (÷ IR, ÷ VIS)" for m in methods) + " |"
+    lines = [head, "|---|---|---:|---:|---:|" + "---:|" * len(methods)]
+    for (cls, period), row in groups.items():
+        ir, vis = row.get("IR"), row.get("VIS")
+        if ir is None or vis is None:
+            continue
+        cells = []
+        for m in methods:
+            r = row.get(m)
+            cells.append("–" if r is None else f"{r.contrast:.2f} ({r.contrast / r.ir:.2f}, {r.contrast / r.vis:.2f})")
         lines.append(
-            f"| {name} | {r.cls} | {r.period} | {r.n} | {r.contrast:.2f} | {r.contrast / r.ir:.3f} | "
-            f"{r.contrast / r.vis:.3f} |"
+            f"| {cls} | {period} | {ir.n} | {ir.contrast:.2f} | {vis.contrast:.2f} | " + " | ".join(cells) + " |"
         )
     return "\n".join(lines)
 
