@@ -15,167 +15,31 @@ With ``--data NAME --method NAME`` it first fuses a named dataset with a registe
 
 from __future__ import annotations
 
-import csv
-import io
-import math
-import multiprocessing
 import tempfile
-import warnings
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
-import numpy as np
-from tqdm import tqdm
 
+from samfuse.batch import BatchReport, fuse_into
 from samfuse.cli.common import check_device, fail, warn, warn_pairing
-from samfuse.cli.report import BatchReport
-from samfuse.io import InputError, Pair, atomic_write, find_pairs
-from samfuse.io.pairing import index_by_stem, scan_images
+from samfuse.evaluation import (
+    ImageResult,
+    evaluate_pairs,
+    index_fused,
+    metrics_table,
+    resolve_metrics,
+    summary_table,
+    write_csv,
+)
+from samfuse.io import InputError, Pair, find_pairs
 from samfuse.io.paths import check_output_dir, check_output_file
-from samfuse.metrics import CONVENTIONS, MetricShapeError, MetricSizeError, get_convention
-from samfuse.metrics._malloc import release_free_memory, tune_malloc
-
-#: Above this many samples (about 8 megapixels of one channel) memory is handed back between metrics.
-LARGE_IMAGE = 8_000_000
-
-
-@dataclass
-class ImageResult:
-    """The metrics of one image (NaN where a metric is undefined), why each undefined one is, and the errors that
-    keep the image from being evaluated at all."""
-
-    stem: str
-    values: dict[str, float] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    undefined: list[str] = field(default_factory=list)
-
-    @property
-    def evaluated(self) -> bool:
-        return not self.errors and bool(self.values)
-
-
-def _size(img: np.ndarray) -> str:
-    return f"{img.shape[1]}x{img.shape[0]}"
-
-
-def evaluate_pair(
-    stem: str,
-    ir: Path,
-    vi: Path,
-    fused: Path | None,
-    convention: str,
-    metrics: list[str],
-    fused_dir: Path | None = None,
-) -> ImageResult:
-    """Read one triple with the convention's reader and compute ``metrics``; never raises for bad input."""
-    res = ImageResult(stem)
-    if fused is None:
-        where = f" in {fused_dir}" if fused_dir is not None else ""
-        res.errors.append(f"no fused image {stem}.*{where}")
-        return res
-    conv = CONVENTIONS[convention]
-    try:
-        a, b, f = conv.read(ir), conv.read(vi), conv.read(fused)
-    except InputError as err:
-        res.errors.append(str(err))
-        return res
-    if a.shape[:2] != b.shape[:2]:
-        res.errors.append(f"IR is {_size(a)} but visible is {_size(b)} ({ir.name}, {vi.name})")
-        return res
-    if f.shape[:2] != a.shape[:2]:
-        res.errors.append(f"fused image {fused} is {_size(f)} but the sources are {_size(a)}")
-        return res
-    large = f.size > LARGE_IMAGE
-    for name in metrics:
-        if large:
-            release_free_memory()  # the next metric starts from what is in use, not from the last one's peak
-        try:
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # a 0/0 is reported below, per metric
-                value = conv.compute(name, a, b, f)
-        except MetricSizeError as err:
-            value = math.nan
-            res.undefined.append(f"{name} (image too small: {str(err).removeprefix(name + ' ')})")
-        except MetricShapeError as err:
-            res.errors.append(str(err))
-            continue
-        except Exception as err:  # an unexpected failure of one metric: one line, the others still computed
-            res.errors.append(f"{name} failed: {type(err).__name__}: {err}")
-            continue
-        else:
-            if math.isnan(value):
-                res.undefined.append(f"{name} (NaN: undefined on this image, e.g. a constant image)")
-            elif math.isinf(value):
-                res.undefined.append(f"{name} ({value}: e.g. a fused image equal to its sources)")
-                value = math.nan
-        res.values[name] = value
-    return res
-
-
-def _evaluate_task(args: tuple) -> ImageResult:
-    return evaluate_pair(*args)
-
-
-def _init_worker() -> None:
-    """One thread per worker process (the processes already fill the cores); large temporaries on the heap."""
-    import cv2
-
-    cv2.setNumThreads(1)
-    tune_malloc()
-
-
-def _index_fused(folder: Path) -> dict[str, Path]:
-    """Fused images by stem; a second file with one stem, or a folder named like an image, is one warning."""
-    scan = scan_images(folder)
-    index, _, notes = index_by_stem(scan.files)
-    for line in scan.notes + notes:
-        warn(line)
-    return index
-
-
-def summary_table(results: list[ImageResult], metrics: list[str]) -> str:
-    """Markdown table: metric, mean, standard deviation (population, ddof = 0), number of images."""
-    lines = ["| metric | mean | std | n |", "|---|---|---|---|"]
-    for name in metrics:
-        vals = np.array([r.values[name] for r in results if name in r.values], dtype=np.float64)
-        vals = vals[np.isfinite(vals)]
-        if vals.size:
-            lines.append(f"| {name} | {vals.mean():.4f} | {vals.std():.4f} | {vals.size} |")
-        else:
-            lines.append(f"| {name} | – | – | 0 |")
-    return "\n".join(lines)
-
-
-def metrics_table(convention: str) -> str:
-    """Markdown table of a convention's metrics: name, in the default set, better, smallest side, definition."""
-    conv = CONVENTIONS[convention]
-    lines = [
-        f"| {conv.name} metric | default | better | min. side | definition |",
-        "|---|---|---|---|---|",
-    ]
-    for m in conv.metrics.values():
-        default = "yes" if m.name in conv.default else ""
-        better = "higher" if m.higher_is_better else "lower"
-        lines.append(f"| {m.name} | {default} | {better} | {m.min_side} | {m.doc} |")
-    return "\n".join(lines)
-
-
-def write_csv(path: Path, results: list[ImageResult], metrics: list[str]) -> None:
-    """Wide CSV ``image,<metric>...``, written atomically; values at full precision, empty where a metric failed."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(["image", *metrics])
-    for r in results:
-        w.writerow([r.stem, *("" if math.isnan(r.values[m]) else repr(r.values[m]) for m in metrics)])
-    data = buf.getvalue().encode()
-    atomic_write(path, lambda fh: fh.write(data))
+from samfuse.metrics import CONVENTIONS, get_convention
+from samfuse.metrics._malloc import tune_malloc
 
 
 def _fuse_dataset(pairs: list[Pair], method: str, weights: str | None, device: str, out: Path) -> BatchReport:
     """Fuse every pair into ``out/<stem>.png`` (existing files are kept), as ``samfuse fuse`` does."""
-    from samfuse.cli.fuse import build_pipeline, fuse_into
+    from samfuse.cli.fuse import build_pipeline
 
     report = BatchReport("fused")
     fuse_into(build_pipeline(method, weights, device), pairs, out, report, overwrite=False, desc=f"fuse {method}")
@@ -230,12 +94,7 @@ def eval_command(
         return
     tune_malloc()
     try:
-        if metrics is None:
-            names = conv.resolve(None)
-        elif metrics.strip().lower() == "all":
-            names = list(conv.metrics)
-        else:
-            names = conv.resolve([m for m in metrics.split(",") if m.strip()])
+        names = resolve_metrics(conv.name, metrics)
     except ValueError as err:
         fail(f"--metrics: {err}")
     if out is not None:  # before any work: a bad --out is found now, not after every metric is computed
@@ -285,28 +144,13 @@ def eval_command(
         fused_index = {pairs[0].stem: fused} if len(pairs) == 1 else {fused.stem: fused}
     else:
         try:
-            fused_index = _index_fused(fused)
+            fused_index = index_fused(fused, warn)
         except InputError as err:
             fail(str(err))
 
-    tasks = [(p.stem, p.ir, p.vi, fused_index.get(p.stem), conv.name, names, fused) for p in pairs]
-    results: list[ImageResult] = []
-    bar = tqdm(total=len(tasks), unit="image", desc=f"eval {conv.name}", dynamic_ncols=True)
     try:
-        if jobs > 1 and len(tasks) > 1:
-            # spawn, not fork: a forked child inherits OpenCV's/OpenMP's thread pools without their threads and
-            # can hang in its first parallel call (this process may have fused with torch or filtered with cv2).
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=ctx, initializer=_init_worker) as pool:
-                for res in pool.map(_evaluate_task, tasks, chunksize=max(1, len(tasks) // (8 * jobs))):
-                    results.append(res)
-                    bar.update()
-        else:
-            for t in tasks:
-                results.append(_evaluate_task(t))
-                bar.update()
+        results: list[ImageResult] = evaluate_pairs(pairs, fused_index, conv.name, names, jobs=jobs, fused_dir=fused)
     finally:
-        bar.close()
         if tmp is not None:
             tmp.cleanup()
 

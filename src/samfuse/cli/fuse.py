@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from tqdm import tqdm
 
+from samfuse.batch import DEFAULT_METHOD, fuse_into
 from samfuse.cli.common import (
     build_provider,
     check_device,
@@ -22,7 +19,7 @@ from samfuse.cli.common import (
     warnings_as_lines,
 )
 from samfuse.cli.report import BatchReport
-from samfuse.io import InputError, Pair, find_pairs, write_image
+from samfuse.io import InputError, find_pairs
 from samfuse.io.paths import check_output_dir
 
 if TYPE_CHECKING:
@@ -81,91 +78,11 @@ def build_mask_source(
     return MaskSource(build_provider(name, options, option="--masks", params="--mask-param"), folder)
 
 
-#: Worker threads that decode inputs and encode/write outputs while the method runs (OpenCV releases the GIL).
-IO_THREADS = 2
-
-
-def fuse_into(
-    pipeline: FusionPipeline,
-    pairs: Sequence[Pair],
-    out: Path,
-    report: BatchReport,
-    *,
-    overwrite: bool,
-    desc: str,
-    io_threads: int = IO_THREADS,
-) -> None:
-    """Fuse each pair into ``out/<stem>.png`` (atomic writes), recording done / failed / skipped in ``report``.
-
-    An existing output is skipped unless ``overwrite``. A bad pair is one line in the report, never a traceback,
-    and the other pairs go on. Decoding of the next pairs and PNG encoding/writing of finished ones run in
-    ``io_threads`` worker threads (a few pairs ahead at most), so the method is not left waiting on I/O; each
-    pair is still fused, reported and written under its own name, whatever the order the threads finish in.
-    On Ctrl-C, reads not yet started are cancelled, writes already under way are finished (and counted), and
-    ``KeyboardInterrupt`` is raised again: every output on disk is complete.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    todo: list[Pair] = []
-    for pair in pairs:
-        if (out / f"{pair.stem}.png").exists() and not overwrite:
-            report.skipped(pair.stem)
-        else:
-            todo.append(pair)
-    ahead = max(1, 2 * io_threads)
-    readers = ThreadPoolExecutor(io_threads, thread_name_prefix="samfuse-read")
-    writers = ThreadPoolExecutor(io_threads, thread_name_prefix="samfuse-write")
-    reads: deque[tuple[Pair, Future]] = deque()
-    writes: deque[tuple[Pair, Future]] = deque()
-
-    def settle(block: bool) -> None:
-        """Record finished writes (all of them if ``block``, else the finished ones at the head)."""
-        while writes and (block or writes[0][1].done()):
-            pair, fut = writes.popleft()
-            try:
-                fut.result()
-            except InputError as err:
-                report.failed(pair.stem, str(err))
-            except Exception as err:  # e.g. disk full: one line, the batch goes on
-                report.failed(pair.stem, f"{type(err).__name__}: {err}")
-            else:
-                report.done(pair.stem)
-
-    queue = iter(todo)
-    try:
-        with tqdm(total=len(todo), unit="pair", desc=desc, dynamic_ncols=True) as bar:
-            for _ in range(len(todo)):
-                while len(reads) < ahead and (nxt := next(queue, None)) is not None:
-                    reads.append((nxt, readers.submit(pipeline.read_pair, nxt)))
-                pair, fut = reads.popleft()
-                try:
-                    fused = pipeline.fuse_pair(pair, fut.result())
-                except InputError as err:
-                    report.failed(pair.stem, str(err))
-                except Exception as err:  # keep the batch going; one line, no traceback
-                    report.failed(pair.stem, f"{type(err).__name__}: {err}")
-                else:
-                    target = out / f"{pair.stem}.png"
-                    writes.append((pair, writers.submit(write_image, target, fused, overwrite=True)))
-                    while len(writes) > ahead:  # bounded memory: wait for the oldest write
-                        writes[0][1].exception()
-                        settle(block=False)
-                settle(block=False)
-                bar.update()
-    except KeyboardInterrupt:
-        for _, fut in reads:
-            fut.cancel()
-        raise
-    finally:
-        readers.shutdown(wait=True, cancel_futures=True)
-        settle(block=True)
-        writers.shutdown(wait=True)
-
-
 @click.command("fuse")
 @click.option("--ir", "ir", required=True, type=click.Path(path_type=Path), help="IR (or MRI) folder or file.")
 @click.option("--vi", "vi", required=True, type=click.Path(path_type=Path), help="Visible (PET/SPECT) folder or file.")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (<stem>.png).")
-@click.option("--method", default="average", show_default=True, help="Registered method (see `samfuse methods`).")
+@click.option("--method", default=DEFAULT_METHOD, show_default=True, help="Registered method (see `samfuse methods`).")
 @click.option("--weights", default=None, help="Shipped weights name or a checkpoint path (methods with weights).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--gray", is_flag=True, help="Write only the fused luminance Y (grey PNG).")

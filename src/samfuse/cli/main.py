@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "eval": "samfuse.cli.eval:eval_command",
     "train": "samfuse.cli.train:train_command",
     "export": "samfuse.cli.export:export_command",
+    "bench": "samfuse.cli.bench:bench_command",
+    "demo": "samfuse.cli.demo:demo_command",
 }
 
 

@@ -1,0 +1,147 @@
+"""``samfuse bench``: fuse, time and evaluate every method on every named dataset, and write one report.
+
+Only parses options and calls :mod:`samfuse.bench`; see that package and docs/bench.md.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from samfuse.cli.common import check_device, fail, warn, warnings_as_lines
+from samfuse.io import InputError
+from samfuse.io.paths import check_output_dir
+from samfuse.metrics import CONVENTIONS
+
+LABEL_SETS = ["infrared", "visible", "fusion"]
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The command as given (options that differ from their defaults), for the report."""
+    words = ["samfuse", "bench"]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if not isinstance(param, click.Option) or value in (None, "", ()) or value == param.default:
+            continue
+        for v in value if isinstance(value, tuple) else (value,):
+            words += [param.opts[0], shlex.quote(str(v))]
+    return " ".join(words)
+
+
+@click.command("bench")
+@click.option("--methods", default="", help="Comma-separated registered methods; METHOD@WEIGHTS selects weights.")
+@click.option("--data", "data", required=True, help="Comma-separated named datasets (see `samfuse data`).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Report folder (fused images kept there).")
+@click.option(
+    "--convention", type=click.Choice(sorted(CONVENTIONS)), default="cddfuse", show_default=True, help="Metrics."
+)
+@click.option("--metrics", default=None, help="Comma-separated metric names, or 'all' (default: the profile's set).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Evaluation processes.")
+@click.option("--fused", "fused", multiple=True, metavar="NAME=DIR", help="Outside fused images joining as NAME.")
+@click.option(
+    "--detections", multiple=True, metavar="NAME=DIR", help="YOLO predictions (class cx cy w h conf) on MSRS, per name."
+)
+@click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Datasets folder.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
+@click.option("--masks", "mask_provider", default=None, metavar="PROVIDER", help="Masks for methods that need them.")
+@click.option("--mask-cache", type=click.Path(path_type=Path), default=None, help="Mask cache folder.")
+@click.option(
+    "--salience-labels", type=click.Choice(LABEL_SETS), default="infrared", show_default=True, help="Salience boxes."
+)
+@click.option(
+    "--detection-labels", type=click.Choice(LABEL_SETS), default="fusion", show_default=True, help="AP ground truth."
+)
+@click.option("--figure-pairs", type=click.IntRange(min=1), default=3, show_default=True, help="Rows per figure.")
+def bench_command(
+    methods: str,
+    data: str,
+    out: Path,
+    convention: str,
+    metrics: str | None,
+    jobs: int,
+    fused: tuple[str, ...],
+    detections: tuple[str, ...],
+    data_root: Path | None,
+    device: str,
+    mask_provider: str | None,
+    mask_cache: Path | None,
+    salience_labels: str,
+    detection_labels: str,
+    figure_pairs: int,
+) -> None:
+    """Compare methods side by side: tables (mean ± std, best, rank), figures, speed, salience, detection AP."""
+    from samfuse.bench import BenchConfig, MethodSpec, describe_machine, parse_methods, parse_named, run_bench
+    from samfuse.bench.report import write_report
+    from samfuse.data import get_dataset
+    from samfuse.evaluation import resolve_metrics
+    from samfuse.metrics._malloc import tune_malloc
+
+    start = time.perf_counter()
+    check_device(device)
+    tune_malloc()
+    try:
+        specs = parse_methods(methods)
+        outside = parse_named(fused, "--fused")
+        dets = parse_named(detections, "--detections")
+        names = resolve_metrics(convention, metrics)
+    except ValueError as err:
+        fail(str(err))
+    specs += [MethodSpec(name, folder=folder) for name, folder in outside.items()]
+    if not specs:
+        fail("give --methods and/or --fused NAME=DIR")
+    if len({s.name for s in specs}) != len(specs):
+        fail("a --fused NAME is also in --methods; give it another name")
+    datasets = [d.strip() for d in data.split(",") if d.strip()]
+    inputs: dict[str, Path] = {}
+    try:
+        for ds in datasets:
+            for p in get_dataset(ds, data_root).pairs:
+                inputs[f"--data {ds}, {p.ir.parent.name}"] = p.ir.parent
+                inputs[f"--data {ds}, {p.vi.parent.name}"] = p.vi.parent
+        inputs.update({f"--fused {k}": v for k, v in outside.items()})
+        inputs.update({f"--detections {k}": v for k, v in dets.items()})
+        check_output_dir(out, inputs)
+    except InputError as err:
+        fail(str(err))
+    cfg = BenchConfig(
+        methods=specs,
+        datasets=datasets,
+        out=out,
+        convention=convention,
+        metrics=names,
+        jobs=jobs,
+        data_root=data_root,
+        device=device,
+        masks=mask_provider,
+        mask_cache=mask_cache,
+        detections=dets,
+        salience_labels=salience_labels,
+        detection_labels=detection_labels,
+        figure_pairs=figure_pairs,
+    )
+
+    def error(line: str) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(f"error: {' '.join(line.split())}", file=sys.stderr)
+
+    def note(line: str) -> None:
+        click.echo(line, err=True)
+
+    machine = describe_machine()
+    try:
+        with warnings_as_lines():
+            result = run_bench(cfg, on_error=error, on_warning=warn, on_note=note)
+    except InputError as err:
+        fail(str(err))
+    except KeyboardInterrupt:
+        click.echo("interrupted: fused images so far are complete; run again to continue", err=True)
+        raise SystemExit(130) from None
+    command = _command_line(click.get_current_context())
+    report = write_report(result, command, machine, time.perf_counter() - start)
+    click.echo(f"report: {report}")
+    raise SystemExit(result.exit_code)
