@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from samfuse.io import read_image, read_raw
 from samfuse.io.checkpoint import CheckpointError
-from samfuse.models import build, list_methods
+from samfuse.models import MissingWeightsError, build, list_methods
 from samfuse.models.sage.spa import CrossAttention, SpatialTransformer
 from samfuse.models.sage.teacher import NO_WEIGHTS, SageTeacher, SageTeacherNet, masked_image_tensors
 from samfuse.pipeline import FusionPipeline
@@ -151,11 +151,16 @@ def test_any_size_in_same_size_out(net: SageTeacherNet, size: tuple[int, int]) -
     assert out.shape == (2, 1, *size) and torch.isfinite(out).all()
 
 
-def test_method_refuses_without_weights_and_loads_a_file(net: SageTeacherNet, crop, tmp_path) -> None:
+def test_method_refuses_without_weights_and_loads_a_file(
+    net: SageTeacherNet, crop, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert "sage-teacher" in list_methods()
-    with pytest.raises(ValueError) as err:
+    # without --weights it uses the shipped file; where that file is missing it refuses in one line
+    monkeypatch.setattr("samfuse.models.sage.shipped.TEACHER", tmp_path / "not-shipped.safetensors")
+    with pytest.raises(MissingWeightsError) as err:
         build("sage-teacher")
     assert str(err.value) == NO_WEIGHTS
+    monkeypatch.undo()
     from safetensors.torch import save_file
 
     trained = copy.deepcopy(net).eval()
