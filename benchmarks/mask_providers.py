@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from machine import cpu_model
+from samfuse.bench.machine import cpu_model
 from samfuse.data import resolve_root
 from samfuse.io import read_raw
 from samfuse.semantics import get_provider

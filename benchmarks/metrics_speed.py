@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from scipy.signal import convolve2d
 
-from machine import cpu_model
+from samfuse.bench.machine import cpu_model
 from samfuse.io import read_raw
 from samfuse.metrics import CONVENTIONS
 from samfuse.metrics._malloc import tune_malloc

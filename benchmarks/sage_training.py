@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from machine import cpu_model
+from samfuse.bench.machine import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINES = ("average", "max", "laplacian")

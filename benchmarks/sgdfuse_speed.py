@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from machine import cpu_model
+from samfuse.bench.machine import cpu_model
 from samfuse.io import read_image
 from samfuse.models import build
 from samfuse.models.sgdfuse import get_profile

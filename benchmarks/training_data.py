@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from machine import cpu_model
+from samfuse.bench.machine import cpu_model
 from samfuse.data import CachedMasks, ModalityMasks, TopKPairs, TrainingPairs, get_dataset
 from samfuse.semantics import get_provider
 

@@ -10,16 +10,20 @@ import threading
 from pathlib import Path
 
 
-def describe_machine() -> str:
-    """E.g. ``"2-core AMD EPYC 7B13 (x86_64), no GPU, Linux, load average 2.1 at start"``."""
-    cpu = platform.processor() or platform.machine()
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (e.g. "Intel(R) Xeon(R) Processor"), else what platform knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return platform.processor() or platform.machine()
+
+
+def describe_machine() -> str:
+    """E.g. ``"2-core AMD EPYC 7B13 (x86_64), no GPU, Linux, load average 2.1 at start"``."""
+    cpu = cpu_model()
     gpu = "no GPU"
     try:
         import torch
