@@ -29,6 +29,7 @@ def fuse(
     mask_cache: str | Path | None = None,
     mask_options: dict[str, Any] | None = None,
     seed: int | None = None,
+    method_options: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Fuse an infrared and a visible image given as arrays.
 
@@ -42,6 +43,8 @@ def fuse(
     ``"thermal"``, ``"sam"`` with ``mask_options={"checkpoint": FILE}``) and optionally ``mask_cache=`` (a folder
     shared with ``samfuse masks``) so the pipeline computes them (the same wiring as ``samfuse fuse --masks``).
     ``seed``: for methods that sample (:func:`samfuse.models.samples`, e.g. ``sgdfuse``), the sampling seed.
+    ``method_options``: the method's own options (its builder's keyword arguments, listed by
+    :func:`samfuse.models.method_options`), e.g. ``{"steps": 20}`` or ``{"guidance": False}`` for ``sgdfuse``.
     For many pairs, build a :class:`samfuse.pipeline.FusionPipeline` once and call ``fuse_arrays``.
     """
     source = None
@@ -60,5 +63,6 @@ def fuse(
         color=color,
         masks=source,
         seed=seed,
+        method_options=method_options,
     )
     return pipeline.fuse_arrays(ir, vi, masks=masks)

@@ -26,7 +26,7 @@ and computes them per pair, through the mask cache, on the 8-bit form of the two
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -107,13 +107,17 @@ class FusionPipeline:
         color: ColorPath = "ycbcr",
         masks: MaskSource | None = None,
         seed: int | None = None,
+        method_options: Mapping[str, Any] | None = None,
     ) -> None:
         if color not in COLOR_PATHS:
             raise ValueError(f"unknown colour path {color!r} (use one of: {', '.join(COLOR_PATHS)})")
         self.color = color
         self.device = torch.device(device)
-        # ``seed``: for methods that sample (``samfuse.models.samples``); passed to the builder
-        options = {} if seed is None else {"seed": int(seed)}
+        # ``method_options``: the builder's own options (e.g. ``steps`` for sgdfuse); ``seed``: for methods that
+        # sample (``samfuse.models.samples``); both passed to the builder
+        options = dict(method_options or {})
+        if seed is not None:
+            options["seed"] = int(seed)
         self.method = method if isinstance(method, FusionMethod) else build(method, weights, self.device, **options)
         self.gray = gray
         self.resize_to = resize_to

@@ -199,3 +199,24 @@ def test_interrupt_keeps_outputs_and_a_rerun_continues(tmp_path: Path, monkeypat
     monkeypatch.setattr(FusionPipeline, "fuse_pair", real)
     code, _, stderr = run(*args)
     assert code == 0 and "11 fused, 0 failed, 2 skipped" in stderr
+
+
+def test_param_reaches_the_builder_and_unknown_options_are_one_line(tmp_path: Path) -> None:
+    pair = ["--ir", str(DATASETS / "MSRS/ir/00004N.png"), "--vi", str(DATASETS / "MSRS/vi/00004N.png"), "--gray"]
+    code, _, _ = run("fuse", *pair, "--out", str(tmp_path / "w"), "--param", "ir_weight=0.9")
+    assert code == 0
+    ir = read_raw(DATASETS / "MSRS/ir/00004N.png").astype(np.float64)
+    vi = cv2.cvtColor(read_raw(DATASETS / "MSRS/vi/00004N.png"), cv2.COLOR_RGB2GRAY).astype(np.float64)
+    out = read_raw(tmp_path / "w/00004N.png").astype(np.float64)
+    # 0.9·IR + 0.1·VIS, not the default 0.5/0.5 (a 1-level rounding allowance)
+    assert np.abs(out - (0.9 * ir + 0.1 * vi)).mean() < 1.0 < np.abs(out - (0.5 * ir + 0.5 * vi)).mean()
+    cases = [
+        (["--param", "steps=3"], "--param steps: --method average has no such option (its options: ir_weight)"),
+        (["--steps", "3"], "--steps: --method average has no such option"),
+        (["--param", "ir_weight"], "expected KEY=VALUE"),
+        (["--method", "sgdfuse", "--steps", "3", "--param", "steps=4"], "disagree"),
+    ]
+    for args, message in cases:
+        code, _, stderr = run("fuse", *pair, *args, "--out", str(tmp_path / "o"))
+        assert code == 2 and stderr.count("\n") == 1 and message in stderr, (args, stderr)
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

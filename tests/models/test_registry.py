@@ -169,3 +169,13 @@ def test_double_registration_is_refused() -> None:
 def test_baselines_refuse_weights() -> None:
     with pytest.raises(ValueError, match="no weights"):
         build("average", weights="something.safetensors")
+
+
+def test_method_options_and_unknown_options_are_refused_by_name() -> None:
+    from samfuse.models import method_options
+
+    assert method_options("average") == ["ir_weight"]
+    assert {"steps", "seed", "guidance", "diffusion", "use_hfah"} <= set(method_options("sgdfuse"))
+    with pytest.raises(ValueError, match=r"method 'average' has no option 'steps' \(options: ir_weight\)"):
+        build("average", steps=3)
+    assert build("average", ir_weight=0.25).ir_weight == 0.25

@@ -105,6 +105,30 @@ def parse_params(items: tuple[str, ...], option: str = "--param") -> dict[str, A
     return out
 
 
+def method_params(method: str, params: tuple[str, ...], steps: int | None = None, backend: str = "torch") -> dict:
+    """``--param KEY=VALUE`` items (plus ``--steps N``) → the method's builder options, or end the command with one
+    line naming the options ``method`` has."""
+    options = parse_params(params, "--param")
+    if steps is not None:
+        if "steps" in options and options["steps"] != steps:
+            fail(f"--steps {steps} and --param steps={options['steps']} disagree; give one")
+        options["steps"] = steps
+    if not options:
+        return options
+    if backend == "onnx":
+        fail("--param/--steps: not available with --backend onnx (the exported graph has no options)")
+    from samfuse.models import list_methods, method_options  # torch import kept out of `samfuse --help`
+
+    if method not in list_methods():
+        return options  # the unknown method is reported by the builder, with the list of methods
+    known = method_options(method)
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        names = ", ".join(("--steps" if k == "steps" and steps is not None else f"--param {k}") for k in unknown)
+        fail(f"{names}: --method {method} has no such option (its options: {', '.join(known) or 'none'})")
+    return options
+
+
 def build_provider(name: str, options: dict[str, Any], *, option: str = "--provider", params: str = "--param") -> Any:
     """The mask provider ``name`` with ``options``, or end the command with one line saying what is wrong."""
     from samfuse.semantics import ProviderError, UnknownOptionError, UnknownProviderError, get_provider, list_providers

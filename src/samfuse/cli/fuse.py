@@ -12,6 +12,7 @@ from samfuse.cli.common import (
     build_provider,
     check_device,
     fail,
+    method_params,
     parse_params,
     parse_value_range,
     warn,
@@ -152,6 +153,14 @@ def build_mask_source(
     help="Sampling seed, for methods that sample (e.g. sgdfuse): the same seed gives the same images "
     "(default: the method's own, 0 for sgdfuse).",
 )
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Method option (the builder's keyword arguments), e.g. steps=20 or guidance=false for sgdfuse.",
+)
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (same as --param steps=N).")
 def fuse_command(
     ir: Path,
     vi: Path,
@@ -172,6 +181,8 @@ def fuse_command(
     mask_checkpoint: Path | None,
     mask_params: tuple[str, ...],
     seed: int | None,
+    params: tuple[str, ...],
+    steps: int | None,
 ) -> None:
     """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is)."""
     check_device(device)
@@ -199,8 +210,18 @@ def fuse_command(
                 f"--seed: ignored, --method {method} does not sample" + (" (--backend onnx)" if samples(method) else "")
             )
             seed = None
+    options = method_params(method, params, steps, backend)
     pipeline = build_pipeline(
-        method, weights, device, backend=backend, gray=gray, resize_to=resize_to, color=color, seed=seed, **ranges
+        method,
+        weights,
+        device,
+        backend=backend,
+        gray=gray,
+        resize_to=resize_to,
+        color=color,
+        seed=seed,
+        method_options=options,
+        **ranges,
     )
     mask_options = (mask_provider, mask_cache, mask_checkpoint, mask_params)
     if pipeline.method.needs_masks is not None:

@@ -7,6 +7,6 @@ from samfuse.models import baselines as _baselines  # noqa: F401  (registers the
 from samfuse.models import sage as _sage  # noqa: F401  (registers the SAGE methods)
 from samfuse.models import sgdfuse as _sgdfuse  # noqa: F401  (registers sgdfuse-stage1 and sgdfuse)
 from samfuse.models.base import FusionMethod, MissingWeightsError
-from samfuse.models.registry import build, list_methods, register, samples
+from samfuse.models.registry import build, list_methods, method_options, register, samples
 
-__all__ = ["FusionMethod", "MissingWeightsError", "build", "list_methods", "register", "samples"]
+__all__ = ["FusionMethod", "MissingWeightsError", "build", "list_methods", "method_options", "register", "samples"]

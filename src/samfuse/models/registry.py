@@ -45,6 +45,14 @@ def list_methods() -> dict[str, str]:
     return {n: _REGISTRY[n].description for n in sorted(_REGISTRY)}
 
 
+def method_options(name: str) -> list[str]:
+    """The options the builder of ``name`` takes besides ``weights`` (``samfuse fuse --param KEY=VALUE``)."""
+    import inspect
+
+    params = inspect.signature(_REGISTRY[name].builder).parameters
+    return [p for p, v in params.items() if p != "weights" and v.kind is not inspect.Parameter.VAR_KEYWORD]
+
+
 def samples(name: str) -> bool:
     """Whether the method ``name`` samples, i.e. its builder takes a ``seed`` option (``samfuse fuse --seed``):
     the same seed gives the identical output, another seed another sample. False for an unknown name."""
@@ -64,5 +72,13 @@ def build(
     if name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise KeyError(f"unknown method {name!r} (registered: {known})")
+    import inspect
+
+    params = inspect.signature(_REGISTRY[name].builder).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(kwargs) - set(params))
+        if unknown:
+            known = ", ".join(method_options(name)) or "none"
+            raise ValueError(f"method {name!r} has no option {', '.join(map(repr, unknown))} (options: {known})")
     model = _REGISTRY[name].builder(weights=weights, **kwargs)
     return model.to(device).eval()
