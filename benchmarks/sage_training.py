@@ -22,79 +22,13 @@ difference (with − without) per metric.
 from __future__ import annotations
 
 import argparse
-import csv
-import hashlib
-import os
-import platform
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
+from msrs_table import BASELINES, REPO, direction, machine, sha, table, wins
+from msrs_table import evaluate_method as evaluate
 
-from samfuse.bench.machine import cpu_model
-
-REPO = Path(__file__).resolve().parents[1]
-BASELINES = ("average", "max", "laplacian")
 AUTHORS = REPO.parent / "shared" / "reference" / "sage" / "sage_student_official.pt"
-
-
-def machine() -> str:
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{cpu_model()}, {os.cpu_count()} cores, no GPU; {platform.platform()}; load average {load}"
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def evaluate(method: str, weights: Path | None, work: Path, jobs: int) -> dict[str, float]:
-    """Mean of each cddfuse metric over msrs for one method (runs ``samfuse eval``; reuses its fused images)."""
-    key = method if weights is None else f"{method}-{sha(weights)}"
-    fused, table = work / key, work / f"{key}.csv"
-    cmd = [sys.executable, "-m", "samfuse", "eval", "--data", "msrs", "--method", method, "--convention", "cddfuse",
-           "--metrics", "all", "--fused", str(fused), "--out", str(table), "--jobs", str(jobs)]  # fmt: skip
-    if weights is not None:
-        cmd += ["--weights", str(weights)]
-    t0 = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"error: {' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
-    print(f"  {key}: {time.monotonic() - t0:.0f} s", file=sys.stderr)
-    with open(table, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    names = [k for k in rows[0] if k != "image"]
-    means = {n: float(np.nanmean([float(r[n]) if r[n] else np.nan for r in rows])) for n in names}
-    means["n"] = len(rows)
-    return means
-
-
-def direction() -> dict[str, bool]:
-    from samfuse.metrics import CONVENTIONS
-
-    return {m.name: m.higher_is_better for m in CONVENTIONS["cddfuse"].metrics.values()}
-
-
-def table(rows: dict[str, dict[str, float]], higher: dict[str, bool]) -> str:
-    names = [n for n in next(iter(rows.values())) if n != "n"]
-    head = "| method | n | " + " | ".join(f"{n} {'↑' if higher.get(n, True) else '↓'}" for n in names) + " |"
-    lines = [head, "|---|---|" + "---|" * len(names)]
-    best = {n: (max if higher.get(n, True) else min)(r[n] for r in rows.values() if np.isfinite(r[n])) for n in names}
-    for label, r in rows.items():
-        cells = [f"**{r[n]:.4f}**" if r[n] == best[n] else f"{r[n]:.4f}" for n in names]
-        lines.append(f"| {label} | {int(r['n'])} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def wins(ours: dict[str, float], others: list[dict[str, float]], higher: dict[str, bool]) -> list[str]:
-    """Metrics on which ``ours`` is strictly better than every one of ``others``."""
-    out = []
-    for n in (k for k in ours if k != "n"):
-        better = (lambda a, b: a > b) if higher.get(n, True) else (lambda a, b: a < b)
-        if all(better(ours[n], o[n]) for o in others):
-            out.append(n)
-    return out
 
 
 def main() -> None:
