@@ -176,6 +176,21 @@ def evaluate_pairs(
     return results
 
 
+def report_problems(
+    results: Sequence[ImageResult], label: str, on_error: Callable[[str], None], on_warning: Callable[[str], None]
+) -> bool:
+    """One ``on_error`` line per image that could not be evaluated and one ``on_warning`` line per image with
+    undefined metrics, each named ``<label>/<stem>``; True if any image failed."""
+    failed = False
+    for r in results:
+        if r.errors:
+            failed = True
+            on_error(f"{label}/{r.stem}: {'; '.join(r.errors)}")
+        elif r.undefined:
+            on_warning(f"{label}/{r.stem}: undefined, left out of the mean: {'; '.join(r.undefined)}")
+    return failed
+
+
 def resolve_metrics(convention: str, metrics: str | Sequence[str] | None) -> list[str]:
     """Metric names from ``None`` (the convention's default set), ``"all"``, a comma-separated string or a list;
     :class:`ValueError` naming an unknown metric."""

@@ -22,7 +22,6 @@ mask provider, seed); a rerun with other settings is refused instead of mixing o
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -42,6 +41,7 @@ from samfuse.evaluation import (
     evaluation_pool,
     index_fused,
     metric_stats,
+    report_problems,
     resolve_metrics,
     write_csv,
 )
@@ -49,6 +49,7 @@ from samfuse.io import InputError, Pair, atomic_write
 from samfuse.metrics import get_convention
 from samfuse.semantics.base import MaskSet
 from samfuse.semantics.perturb import dilate, drop_masks, erode
+from samfuse.semantics.sam import file_sha256
 
 if TYPE_CHECKING:
     from samfuse.pipeline import FusionPipeline
@@ -175,14 +176,6 @@ def parse_perturbations(specs: Iterable[str]) -> list[Condition]:
     return out
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def settings_of(
     method: str,
     weights: str | Path | None,
@@ -196,7 +189,7 @@ def settings_of(
     w: str | None = None
     if weights is not None:
         p = Path(weights)
-        w = f"sha256:{_file_sha256(p)}" if p.is_file() else str(weights)
+        w = f"sha256:{file_sha256(p)}" if p.is_file() else str(weights)
     return {
         "method": method,
         "weights": w,
@@ -321,12 +314,7 @@ def run_robustness(
                     progress=progress,
                     pool=pool,
                 )
-                for r in cr.results:
-                    if r.errors:
-                        failed_any = True
-                        on_error(f"{cond.name}/{r.stem}: {'; '.join(r.errors)}")
-                    elif r.undefined:
-                        on_warning(f"{cond.name}/{r.stem}: undefined, left out of the mean: {'; '.join(r.undefined)}")
+                failed_any |= report_problems(cr.results, cond.name, on_error, on_warning)
                 write_csv(out / "metrics" / f"{cond.name}.csv", cr.evaluated, names)
     finally:
         pipeline.masks = source

@@ -5,13 +5,12 @@ Only parses options and calls :mod:`samfuse.bench`; see that package and docs/be
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import click
 
-from samfuse.cli.common import check_device, command_line, fail, warn, warnings_as_lines
+from samfuse.cli.common import check_device, command_line, error, fail, note, warn, warnings_as_lines
 from samfuse.io import InputError
 from samfuse.io.paths import check_output_dir
 from samfuse.metrics import CONVENTIONS
@@ -110,14 +109,6 @@ def bench_command(
         detection_labels=detection_labels,
         figure_pairs=figure_pairs,
     )
-
-    def error(line: str) -> None:
-        from tqdm import tqdm
-
-        tqdm.write(f"error: {' '.join(line.split())}", file=sys.stderr)
-
-    def note(line: str) -> None:
-        click.echo(line, err=True)
 
     machine = describe_machine()
     try:

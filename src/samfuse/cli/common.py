@@ -75,6 +75,19 @@ def warn(message: str) -> None:
     tqdm.write(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
+def error(message: str) -> None:
+    """Print ``error: <message>`` as one line on stderr (through tqdm) without ending the command: a per-item
+    failure of a batch (use :func:`fail` for a fatal one)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def note(message: str) -> None:
+    """Print a progress note (e.g. a per-dataset summary line) on stderr."""
+    click.echo(message, err=True)
+
+
 def warn_pairing(pair_set: PairSet, report: BatchReport) -> None:
     """Print the pairing warnings (files without a partner, named, and every other file left out) one line each,
     and count the files left out as skipped."""

@@ -5,7 +5,6 @@ Only parses options and calls :mod:`samfuse.robustness`; see that module and doc
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,9 @@ import click
 from samfuse.cli.common import (
     check_device,
     command_line,
+    error,
     fail,
+    note,
     parse_params,
     warn,
     warn_pairing,
@@ -156,14 +157,6 @@ def robustness_command(
     )
     drop_seed = 0 if seed is None else seed
     settings = settings_of(method, weights, options, pipeline.masks.provider, drop_seed)
-
-    def error(line: str) -> None:
-        from tqdm import tqdm
-
-        tqdm.write(f"error: {' '.join(line.split())}", file=sys.stderr)
-
-    def note(line: str) -> None:
-        click.echo(line, err=True)
 
     machine = describe_machine()
     try:
