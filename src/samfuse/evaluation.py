@@ -176,6 +176,21 @@ def evaluate_pairs(
     return results
 
 
+def report_problems(
+    results: Sequence[ImageResult], label: str, on_error: Callable[[str], None], on_warning: Callable[[str], None]
+) -> bool:
+    """One ``on_error`` line per image that could not be evaluated and one ``on_warning`` line per image with
+    undefined metrics, each named ``<label>/<stem>``; True if any image failed."""
+    failed = False
+    for r in results:
+        if r.errors:
+            failed = True
+            on_error(f"{label}/{r.stem}: {'; '.join(r.errors)}")
+        elif r.undefined:
+            on_warning(f"{label}/{r.stem}: undefined, left out of the mean: {'; '.join(r.undefined)}")
+    return failed
+
+
 def resolve_metrics(convention: str, metrics: str | Sequence[str] | None) -> list[str]:
     """Metric names from ``None`` (the convention's default set), ``"all"``, a comma-separated string or a list;
     :class:`ValueError` naming an unknown metric."""
@@ -189,14 +204,23 @@ def resolve_metrics(convention: str, metrics: str | Sequence[str] | None) -> lis
     return conv.resolve(list(metrics))
 
 
+def metric_stats(results: Sequence[ImageResult], metric: str) -> tuple[float, float, int]:
+    """Mean, standard deviation (population, ddof = 0) and count of ``metric`` over the images where it is
+    defined (finite); ``(nan, nan, 0)`` when it is defined on none."""
+    vals = np.array([r.values[metric] for r in results if metric in r.values], dtype=np.float64)
+    vals = vals[np.isfinite(vals)]
+    if not vals.size:
+        return math.nan, math.nan, 0
+    return float(vals.mean()), float(vals.std()), int(vals.size)
+
+
 def summary_table(results: list[ImageResult], metrics: list[str]) -> str:
     """Markdown table: metric, mean, standard deviation (population, ddof = 0), number of images."""
     lines = ["| metric | mean | std | n |", "|---|---|---|---|"]
     for name in metrics:
-        vals = np.array([r.values[name] for r in results if name in r.values], dtype=np.float64)
-        vals = vals[np.isfinite(vals)]
-        if vals.size:
-            lines.append(f"| {name} | {vals.mean():.4f} | {vals.std():.4f} | {vals.size} |")
+        mean, std, n = metric_stats(results, name)
+        if n:
+            lines.append(f"| {name} | {mean:.4f} | {std:.4f} | {n} |")
         else:
             lines.append(f"| {name} | – | – | 0 |")
     return "\n".join(lines)

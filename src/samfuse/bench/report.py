@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from samfuse.evaluation import metric_stats
 from samfuse.io import atomic_write, read_raw
 from samfuse.metrics import get_convention
 
@@ -49,11 +50,7 @@ def _fmt(v: float, digits: int = 4) -> str:
 
 
 def _stats(cell: Cell, metric: str) -> tuple[float, float, int]:
-    vals = np.array([r.values[metric] for r in cell.evaluated if metric in r.values], dtype=np.float64)
-    vals = vals[np.isfinite(vals)]
-    if not vals.size:
-        return math.nan, math.nan, 0
-    return float(vals.mean()), float(vals.std()), int(vals.size)
+    return metric_stats(cell.evaluated, metric)
 
 
 def _ranks(means: dict[str, float], higher: bool) -> dict[str, float]:

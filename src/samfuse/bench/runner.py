@@ -23,7 +23,7 @@ import numpy as np
 
 from samfuse.batch import BatchReport, fuse_into
 from samfuse.data import get_dataset
-from samfuse.evaluation import ImageResult, evaluate_pairs, evaluation_pool, index_fused
+from samfuse.evaluation import ImageResult, evaluate_pairs, evaluation_pool, index_fused, report_problems
 from samfuse.io import InputError, Pair, atomic_write, read_raw
 
 from .detection import APResult, average_precision
@@ -319,12 +319,7 @@ def _run_cells(
                 progress=cfg.progress,
                 pool=pool,
             )
-            for r in cell.results:
-                if r.errors:
-                    failed_any = True
-                    on_error(f"{spec.name}/{ds}/{r.stem}: {'; '.join(r.errors)}")
-                elif r.undefined:
-                    on_warning(f"{spec.name}/{ds}/{r.stem}: undefined, left out of the mean: {'; '.join(r.undefined)}")
+            failed_any |= report_problems(cell.results, f"{spec.name}/{ds}", on_error, on_warning)
     return failed_any
 
 

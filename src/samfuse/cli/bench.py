@@ -5,31 +5,17 @@ Only parses options and calls :mod:`samfuse.bench`; see that package and docs/be
 
 from __future__ import annotations
 
-import shlex
-import sys
 import time
 from pathlib import Path
 
 import click
 
-from samfuse.cli.common import check_device, fail, warn, warnings_as_lines
+from samfuse.cli.common import check_device, command_line, error, fail, note, warn, warnings_as_lines
 from samfuse.io import InputError
 from samfuse.io.paths import check_output_dir
 from samfuse.metrics import CONVENTIONS
 
 LABEL_SETS = ["infrared", "visible", "fusion"]
-
-
-def _command_line(ctx: click.Context) -> str:
-    """The command as given (options that differ from their defaults), for the report."""
-    words = ["samfuse", "bench"]
-    for param in ctx.command.params:
-        value = ctx.params.get(param.name or "")
-        if not isinstance(param, click.Option) or value in (None, "", ()) or value == param.default:
-            continue
-        for v in value if isinstance(value, tuple) else (value,):
-            words += [param.opts[0], shlex.quote(str(v))]
-    return " ".join(words)
 
 
 @click.command("bench")
@@ -124,14 +110,6 @@ def bench_command(
         figure_pairs=figure_pairs,
     )
 
-    def error(line: str) -> None:
-        from tqdm import tqdm
-
-        tqdm.write(f"error: {' '.join(line.split())}", file=sys.stderr)
-
-    def note(line: str) -> None:
-        click.echo(line, err=True)
-
     machine = describe_machine()
     try:
         with warnings_as_lines():
@@ -141,7 +119,7 @@ def bench_command(
     except KeyboardInterrupt:
         click.echo("interrupted: fused images so far are complete; run again to continue", err=True)
         raise SystemExit(130) from None
-    command = _command_line(click.get_current_context())
+    command = command_line(click.get_current_context())
     report = write_report(result, command, machine, time.perf_counter() - start)
     click.echo(f"report: {report}")
     raise SystemExit(result.exit_code)

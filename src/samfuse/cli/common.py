@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 import warnings
 from collections.abc import Iterator
@@ -20,6 +21,22 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: <message>`` as one line on stderr and exit with ``code`` (no traceback)."""
     click.echo(f"error: {' '.join(str(message).split())}", err=True)
     sys.exit(code)
+
+
+def command_line(ctx: click.Context) -> str:
+    """The command as given (options that differ from their defaults, then the arguments), for a report."""
+    words = ["samfuse", ctx.info_name or ctx.command.name or ""]
+    arguments: list[str] = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if value in (None, "", ()) or (isinstance(param, click.Option) and value == param.default):
+            continue
+        values = [shlex.quote(str(v)) for v in (value if isinstance(value, tuple) else (value,))]
+        if isinstance(param, click.Option):
+            words += [w for v in values for w in (param.opts[0], v)]
+        else:
+            arguments += values
+    return " ".join(words + arguments)
 
 
 def check_device(device: str) -> str:
@@ -56,6 +73,19 @@ def warn(message: str) -> None:
     from tqdm import tqdm
 
     tqdm.write(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def error(message: str) -> None:
+    """Print ``error: <message>`` as one line on stderr (through tqdm) without ending the command: a per-item
+    failure of a batch (use :func:`fail` for a fatal one)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def note(message: str) -> None:
+    """Print a progress note (e.g. a per-dataset summary line) on stderr."""
+    click.echo(message, err=True)
 
 
 def warn_pairing(pair_set: PairSet, report: BatchReport) -> None:

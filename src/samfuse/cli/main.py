@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "export": "samfuse.cli.export:export_command",
     "bench": "samfuse.cli.bench:bench_command",
     "demo": "samfuse.cli.demo:demo_command",
+    "robustness": "samfuse.cli.robustness:robustness_command",
 }
 
 
