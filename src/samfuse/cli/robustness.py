@@ -15,8 +15,8 @@ from samfuse.cli.common import (
     command_line,
     error,
     fail,
+    method_params,
     note,
-    parse_params,
     warn,
     warn_pairing,
     warnings_as_lines,
@@ -63,7 +63,10 @@ def _build_method(method: str, weights: str | None, device: str, options: dict[s
 @click.argument("more_specs", nargs=-1, metavar="[SPEC]...")
 @click.option("--method", required=True, help="A registered method that needs masks (e.g. sgdfuse, sage-teacher).")
 @click.option("--weights", default=None, help="Shipped weights name or a weights file.")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Method option (e.g. steps=10).")
+@click.option(
+    "--param", "params", multiple=True, metavar="KEY=VALUE", help="Method option (as `samfuse fuse --param`)."
+)
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (same as --param steps=N).")
 @click.option("--data", default=None, help="Named dataset (see `samfuse data`); or give --ir and --vi.")
 @click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Datasets folder (with --data).")
 @click.option("--ir", type=click.Path(path_type=Path), default=None, help="IR folder or file.")
@@ -99,6 +102,7 @@ def robustness_command(
     method: str,
     weights: str | None,
     params: tuple[str, ...],
+    steps: int | None,
     data: str | None,
     data_root: Path | None,
     ir: Path | None,
@@ -143,7 +147,7 @@ def robustness_command(
         check_output_dir(out, inputs)
     except InputError as err:
         fail(str(err))
-    options = parse_params(params)
+    options = method_params(method, params, steps)
     if "seed" in options:
         fail("--param seed: give the seed with --seed")
     if seed is not None and samples(method):
