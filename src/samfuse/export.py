@@ -13,7 +13,6 @@ computation depends on the size in Python (``laplacian`` picks its pyramid depth
 
 from __future__ import annotations
 
-import hashlib
 import io
 import warnings
 from pathlib import Path
@@ -25,6 +24,7 @@ from torch import nn
 
 from samfuse import __version__
 from samfuse.io import InputError, atomic_write
+from samfuse.io.digest import file_sha256
 from samfuse.io.paths import cache_dir
 from samfuse.models import build
 from samfuse.models.base import FusionMethod
@@ -197,14 +197,6 @@ class OnnxMethod(FusionMethod):
         return self.forward_raw(ir, vi, masks).clamp(0.0, 1.0)
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def onnx_method(
     name: str,
     weights: str | Path | None = None,
@@ -226,7 +218,7 @@ def onnx_method(
         return method
     if weights is not None and not Path(weights).is_file():
         raise ExportError(f"{weights}: no such file")
-    key = _file_sha256(Path(weights))[:16] if weights is not None else "no-weights"
+    key = file_sha256(weights)[:16] if weights is not None else "no-weights"
     folder = Path(cache) if cache is not None else cache_dir() / "onnx"
     target = folder / f"{name}-{key}-opset{opset}-samfuse{__version__}.onnx"
     if not target.is_file():

@@ -46,10 +46,10 @@ from samfuse.evaluation import (
     write_csv,
 )
 from samfuse.io import InputError, Pair, atomic_write
+from samfuse.io.digest import file_sha256
 from samfuse.metrics import get_convention
 from samfuse.semantics.base import MaskSet
 from samfuse.semantics.perturb import dilate, drop_masks, erode
-from samfuse.semantics.sam import file_sha256
 
 if TYPE_CHECKING:
     from samfuse.pipeline import FusionPipeline

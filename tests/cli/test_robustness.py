@@ -117,7 +117,7 @@ def test_bad_input_is_one_line_and_the_rest_runs(setup: dict[str, Path], tmp_pat
          "is the reference `none`)"),
         (["--method", "sgdfuse"], "--method sgdfuse: no trained weights yet"),
         (["--method", "sgdfuse", "--param", "guidance=false"], "--method sgdfuse: uses no masks"),
-        (["--method", "sgdfuse", "--param", "nope=1"], "--param nope: --method sgdfuse has no such option (its options: "),
+        (["--method", "sgdfuse", "--param", "nope=1"], "--param nope: --method sgdfuse has no such option"),
         (["--method", "sgdfuse", "--metrics", "XYZ"], "--metrics: unknown metric(s) for convention 'cddfuse': XYZ"),
     ],
 )  # fmt: skip

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from samfuse.data.datasets import DATASETS, TRAINING_SET, resolve_root
 from samfuse.io import InputError
+from samfuse.io.digest import file_sha256
 
 
 @dataclass(frozen=True)
@@ -18,14 +18,6 @@ class ManifestProblem:
 
     path: Path
     reason: str
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _sets_for(names: Iterable[str]) -> set[tuple[str, str]]:
@@ -66,6 +58,6 @@ def check_manifest(
             problems.append(ManifestProblem(path, "missing"))
         elif path.stat().st_size != int(row["bytes"]):
             problems.append(ManifestProblem(path, f"size {path.stat().st_size} bytes, expected {row['bytes']}"))
-        elif sha256_file(path) != row["sha256"]:
+        elif file_sha256(path) != row["sha256"]:
             problems.append(ManifestProblem(path, "sha256 differs from the manifest"))
     return len(rows), problems

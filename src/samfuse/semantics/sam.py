@@ -19,13 +19,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+
+from samfuse.io.digest import file_sha256
 
 from .base import MaskProvider, MaskSet, ProviderError, as_rgb_uint8
 from .registry import register_provider
@@ -154,15 +155,6 @@ def missing_checkpoint_message() -> str:
         "https://github.com/facebookresearch/segment-anything#model-checkpoints); "
         "weight-free providers that need no checkpoint: regions, thermal"
     )
-
-
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _packages(model: str) -> tuple[Any, Any]:

@@ -19,7 +19,6 @@ fusion method around the folded copy.
 from __future__ import annotations
 
 import copy
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from samfuse.io.checkpoint import check_state_dict, load_state_dict
+from samfuse.io.digest import file_sha256
 from samfuse.models.base import FusionMethod, MissingWeightsError
 
 #: Channel width of the released student.
@@ -162,14 +162,6 @@ def load_student(weights: str | Path) -> SageStudentNet:
     check_state_dict(state, net, weights, what="sage-student")
     net.load_state_dict(state, strict=True)
     return net.eval()
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_student(weights: str | Path | None = None, fold: bool = True, random_init: bool = False) -> SageStudent:
