@@ -205,13 +205,18 @@ def _load_into(model: nn.Module, tensors: dict[str, torch.Tensor], path: str | P
 
 def _config(
     weights: str | Path | None, profile: str, random_init: bool, name: str
-) -> tuple[SGDFuseConfig, dict[str, torch.Tensor] | None]:
+) -> tuple[SGDFuseConfig, dict[str, torch.Tensor] | None, str | Path]:
+    """The configuration and tensors of ``weights`` (the shipped file when None), and the file they came from."""
     if weights is None:
-        if not random_init:
+        if random_init:
+            return get_profile(profile), None, ""
+        from samfuse.models.sgdfuse.shipped import SGDFUSE
+
+        if not SGDFUSE.is_file():
             raise MissingWeightsError(HOW_TO_TRAIN)
-        return get_profile(profile), None
+        weights = SGDFUSE
     cfg, tensors = load_weights(weights)
-    return cfg, tensors
+    return cfg, tensors, weights
 
 
 @register("sgdfuse-stage1", "SGDFuse stage 1 alone: MSFEM IR + Restormer VIS + cross-attention → RGB (needs weights)")
@@ -219,10 +224,10 @@ def build_sgdfuse_stage1(
     weights: str | Path | None = None, profile: str = "cpu", random_init: bool = False
 ) -> SGDFuseStage1Method:
     """``weights``: a stage-1 or full SGDFuse file; ``random_init=True`` (tests, speed) builds ``profile`` untrained."""
-    cfg, tensors = _config(weights, profile, random_init, "sgdfuse-stage1")
+    cfg, tensors, path = _config(weights, profile, random_init, "sgdfuse-stage1")
     method = SGDFuseStage1Method(cfg)
     if tensors is not None:
-        _load_into(method, tensors, weights or "", prefix_filter="stage1.")
+        _load_into(method, tensors, path, prefix_filter="stage1.")
     return method
 
 
@@ -246,7 +251,7 @@ def build_sgdfuse(
     ``guidance=False``: empty mask channels (no masks needed); ``diffusion=False``: stage 1 alone;
     ``use_hfah=False``: the sampler's own output. ``kind``: ``"ddpm"`` (default) or ``"ddim"`` (eta 0).
     """
-    cfg, tensors = _config(weights, profile, random_init, "sgdfuse")
+    cfg, tensors, path = _config(weights, profile, random_init, "sgdfuse")
     sampler = {
         k: v
         for k, v in {
@@ -269,7 +274,7 @@ def build_sgdfuse(
         cfg = replace(cfg, **ablate)
     method = SGDFuseMethod(cfg)
     if tensors is not None:
-        _load_into(method, tensors, weights or "", prefix_filter=None)
+        _load_into(method, tensors, path, prefix_filter=None)
     return method
 
 
