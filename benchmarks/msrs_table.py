@@ -59,7 +59,8 @@ def evaluate_method(method: str, weights: Path | None, work: Path, jobs: int) ->
            "--fused", str(fused), "--out", str(table), "--jobs", str(jobs)]  # fmt: skip
     if weights is not None:
         cmd += ["--weights", str(weights)]
-    print(f"  {key}: {run(cmd):.0f} s", file=sys.stderr)
+    if not table.is_file():  # a table already in --work is reused (delete it to recompute)
+        print(f"  {key}: {run(cmd):.0f} s", file=sys.stderr)
     return means_of(table)
 
 
@@ -67,7 +68,8 @@ def evaluate_fused(fused: Path, table: Path, jobs: int, dataset: str = "MSRS") -
     """``samfuse eval --ir --vi --fused`` on images fused beforehand (e.g. by ``samfuse fuse --masks``)."""
     cmd = ["eval", "--ir", str(DATA / dataset / "ir"), "--vi", str(DATA / dataset / "vi"), "--fused", str(fused),
            "--convention", "cddfuse", "--metrics", "all", "--out", str(table), "--jobs", str(jobs)]  # fmt: skip
-    print(f"  eval {fused.name}: {run(cmd):.0f} s", file=sys.stderr)
+    if not table.is_file():  # a table already in --work is reused (delete it to recompute)
+        print(f"  eval {fused.name}: {run(cmd):.0f} s", file=sys.stderr)
     return means_of(table)
 
 

@@ -4,7 +4,8 @@ SGDFuse, the paper's ablations and the classical baselines, side by side.
 Every row is the real command in a subprocess: ``samfuse fuse`` (with ``--masks`` for the rows that use them,
 ``--steps``, ``--seed`` and ``--param`` for the ablations) into ``--work``, then ``samfuse eval --convention
 cddfuse --metrics all`` on the fused folder; the baselines are ``samfuse eval --data msrs --method M``. Fused
-images are kept in ``--work`` and reused (keyed by the weights' SHA-256, the steps and the seed).
+images, per-image CSVs and fusion times are kept in ``--work`` and reused (keyed by the weights' SHA-256, the
+steps and the seed; delete them to recompute).
 
 Usage::
 
@@ -37,7 +38,11 @@ def fuse(args: argparse.Namespace, method: str, weights: Path, extra: list[str],
     out = args.work / key
     cmd = ["fuse", "--ir", str(DATA / "MSRS" / "ir"), "--vi", str(DATA / "MSRS" / "vi"), "--out", str(out),
            "--method", method, "--weights", str(weights), *extra]  # fmt: skip
+    timing = args.work / f"{key}.seconds"
+    if timing.is_file():  # fused in an earlier run of this script: its time, not the skip's
+        return out, float(timing.read_text())
     seconds = run(cmd)
+    timing.write_text(f"{seconds:.3f}\n")
     print(f"  fuse {key}: {seconds:.0f} s", file=sys.stderr)
     return out, seconds
 
