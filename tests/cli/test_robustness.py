@@ -115,7 +115,7 @@ def test_bad_input_is_one_line_and_the_rest_runs(setup: dict[str, Path], tmp_pat
          "or sage-teacher)"),
         (["--method", "sgdfuse", "--perturb", "erode:4"], "--perturb 'erode:4': k=4 must be an odd integer ≥ 3 (k=1 "
          "is the reference `none`)"),
-        (["--method", "sgdfuse"], "--method sgdfuse: no trained weights yet"),
+        (["--method", "sgdfuse", "--weights", "no/such/w.safetensors"], "--method sgdfuse: no/such/w.safetensors"),
         (["--method", "sgdfuse", "--param", "guidance=false"], "--method sgdfuse: uses no masks"),
         (["--method", "sgdfuse", "--param", "nope=1"], "--param nope: --method sgdfuse has no such option"),
         (["--method", "sgdfuse", "--metrics", "XYZ"], "--metrics: unknown metric(s) for convention 'cddfuse': XYZ"),
@@ -125,7 +125,7 @@ def test_refusals_are_one_line_before_any_work(
     setup: dict[str, Path], tmp_path: Path, args: list[str], message: str
 ) -> None:
     data = setup["data"] / "MSRS"
-    weights = ["--weights", setup["weights"]] if "sgdfuse" in args and "no trained weights" not in message else []
+    weights = ["--weights", setup["weights"]] if "sgdfuse" in args and "--weights" not in args else []
     run = run_cli("robustness", *args, *weights, "--ir", data / "ir", "--vi", data / "vi", "--out", tmp_path / "o")
     assert_one_error(run, message, exact=False)
     assert not (tmp_path / "o").exists()

@@ -130,7 +130,10 @@ def test_full_model_backward_reaches_every_parameter() -> None:
     all_params_have_grad(m)
 
 
-def test_refusal_without_weights_says_how_to_train() -> None:
+def test_refusal_without_weights_says_how_to_train(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from samfuse.models.sgdfuse import shipped
+
+    monkeypatch.setattr(shipped, "SGDFUSE", tmp_path / "missing.safetensors")  # as in an install without the file
     for name in ("sgdfuse-stage1", "sgdfuse"):
         with pytest.raises(MissingWeightsError) as err:
             build(name)
@@ -141,6 +144,14 @@ def test_refusal_without_weights_says_how_to_train() -> None:
 def sgdfuse(**kw: object) -> torch.nn.Module:
     torch.manual_seed(0)
     return build("sgdfuse", profile="tiny", random_init=True, **kw)
+
+
+def test_start_gamma_option_moves_the_sdedit_start() -> None:
+    default, later = sgdfuse(), sgdfuse(start_gamma=0.99)
+    assert later.config.scheduler.start_gamma == 0.99
+    assert later.scheduler.sdedit_start() < default.scheduler.sdedit_start()
+    with pytest.raises(ValueError, match="start_gamma"):
+        sgdfuse(start_gamma=1.5)
 
 
 def real_masks(h: int, w: int) -> torch.Tensor:

@@ -245,11 +245,14 @@ def build_sgdfuse(
     guidance: bool | None = None,
     diffusion: bool | None = None,
     use_hfah: bool | None = None,
+    start_gamma: float | None = None,
 ) -> SGDFuseMethod:
     """Build SGDFuse; the sampler options and the ablations override what the weights file (or profile) says.
 
     ``guidance=False``: empty mask channels (no masks needed); ``diffusion=False``: stage 1 alone;
     ``use_hfah=False``: the sampler's own output. ``kind``: ``"ddpm"`` (default) or ``"ddim"`` (eta 0).
+    ``start_gamma``: the noise level γ (signal share) F1 is noised to before it is denoised back (the SDEdit start;
+    1 = no noise, smaller = more noise; the file's value, 0.86 unless a model card says otherwise).
     """
     cfg, tensors, path = _config(weights, profile, random_init, "sgdfuse")
     sampler = {
@@ -267,6 +270,8 @@ def build_sgdfuse(
         cfg = cfg.with_sampler(**sampler)
     if kind is not None:
         cfg = replace(cfg, scheduler=replace(cfg.scheduler, kind=kind))
+    if start_gamma is not None:
+        cfg = replace(cfg, scheduler=replace(cfg.scheduler, start_gamma=float(start_gamma)))
     ablate = {
         k: v for k, v in {"guidance": guidance, "diffusion": diffusion, "use_hfah": use_hfah}.items() if v is not None
     }
