@@ -98,3 +98,11 @@ def wins(ours: dict[str, float], others: list[dict[str, float]], higher: dict[st
         if all(better(ours[n], o[n]) for o in others):
             out.append(n)
     return out
+
+
+def write_report(path: Path, lines: list[str]) -> None:
+    """Write the Markdown report (the lines joined) to ``path`` and print it."""
+    text = "\n".join(lines)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(text)

@@ -25,7 +25,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from msrs_table import BASELINES, REPO, direction, machine, sha, table, wins
+from msrs_table import BASELINES, REPO, direction, machine, sha, table, wins, write_report
 from msrs_table import evaluate_method as evaluate
 
 AUTHORS = REPO.parent / "shared" / "reference" / "sage" / "sage_student_official.pt"
@@ -95,10 +95,7 @@ def main() -> None:
             f"L_cs helps on {len(helped)} of {len(names)} metrics" + (f": {', '.join(helped)}." if helped else "."),
         ]
     md += ["", f"Finished on: {machine()}", ""]
-    text = "\n".join(md)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_report(args.out, md)
 
 
 if __name__ == "__main__":

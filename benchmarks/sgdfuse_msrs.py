@@ -25,7 +25,20 @@ import argparse
 import sys
 from pathlib import Path
 
-from msrs_table import BASELINES, DATA, REPO, direction, evaluate_fused, evaluate_method, machine, run, sha, table, wins
+from msrs_table import (
+    BASELINES,
+    DATA,
+    REPO,
+    direction,
+    evaluate_fused,
+    evaluate_method,
+    machine,
+    run,
+    sha,
+    table,
+    wins,
+    write_report,
+)
 
 VARIANTS = {
     "SGDFuse (full)": [],
@@ -117,10 +130,7 @@ def main() -> None:
         f"Finished on: {machine()}",
         "",
     ]
-    text = "\n".join(md)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_report(args.out, md)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from msrs_table import DATA, REPO, direction, evaluate_fused, machine, run, sha, table
+from msrs_table import DATA, REPO, direction, evaluate_fused, machine, run, sha, table, write_report
 
 METRICS = ("EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "MSE", "CC", "PSNR")
 
@@ -69,10 +69,7 @@ def main() -> None:
         f"Lowest rank-sum among the diffusion rows: **{best}**.",
         "",
     ]
-    text = "\n".join(md)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_report(args.out, md)
 
 
 if __name__ == "__main__":
