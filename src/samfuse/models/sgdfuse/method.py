@@ -219,7 +219,7 @@ def _config(
     return cfg, tensors, weights
 
 
-@register("sgdfuse-stage1", "SGDFuse stage 1 alone: MSFEM IR + Restormer VIS + cross-attention → RGB (shipped cpu weights)")
+@register("sgdfuse-stage1", "SGDFuse stage 1: MSFEM IR + Restormer VIS + cross-attention → RGB (shipped cpu weights)")
 def build_sgdfuse_stage1(
     weights: str | Path | None = None, profile: str = "cpu", random_init: bool = False
 ) -> SGDFuseStage1Method:
@@ -231,7 +231,7 @@ def build_sgdfuse_stage1(
     return method
 
 
-@register("sgdfuse", "SGDFuse: stage 1 + mask-conditioned diffusion refiner + HFAH → RGB (shipped cpu weights; needs masks)")
+@register("sgdfuse", "SGDFuse: stage 1 + mask-conditioned diffusion refiner + HFAH → RGB (shipped weights; masks)")
 def build_sgdfuse(
     weights: str | Path | None = None,
     profile: str = "cpu",
