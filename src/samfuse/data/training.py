@@ -37,7 +37,7 @@ from torch.utils.data import Dataset
 from samfuse.io import MIN_SIDE, InputError, Pair, is_grey, read_raw, to_unit_float
 from samfuse.io.reading import ValueRange
 
-__all__ = ["TrainingPairs", "MaskSource"]
+__all__ = ["TrainingPairs", "MaskSource", "read_pair"]
 
 #: ``(index, pair, ir_raw, vi_raw) -> (C, H, W)`` array (bool or float in [0, 1]) at the image's size.
 MaskSource = Callable[[int, Pair, np.ndarray, np.ndarray], np.ndarray]
@@ -45,6 +45,23 @@ MaskSource = Callable[[int, Pair, np.ndarray, np.ndarray], np.ndarray]
 
 def _grey(raw: np.ndarray) -> bool:
     return raw.ndim == 2 or is_grey(raw)
+
+
+def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+    """The pair's two raw arrays, resized (bicubic, same dtype) to ``pair.size`` (w, h) when the dataset sets it."""
+    ir, vi = read_raw(pair.ir), read_raw(pair.vi)
+    if pair.size is not None:
+        import cv2
+
+        ir, vi = (cv2.resize(a, pair.size, interpolation=cv2.INTER_CUBIC) for a in (ir, vi))
+    return ir, vi
+
+
+def _resize_channels(m: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """(C, H, W) per-image channels resized to ``hw`` (nearest, so binary masks stay binary)."""
+    import cv2
+
+    return np.stack([cv2.resize(c.astype(np.float32), (hw[1], hw[0]), interpolation=cv2.INTER_NEAREST) for c in m])
 
 
 class TrainingPairs(Dataset):
@@ -101,7 +118,7 @@ class TrainingPairs(Dataset):
     def _check(self, pair: Pair) -> str:
         """One-line reason to leave ``pair`` out, or "" (and its size recorded)."""
         try:
-            ir, vi = read_raw(pair.ir), read_raw(pair.vi)
+            ir, vi = read_pair(pair)
         except InputError as err:
             return str(err)
         if ir.shape[:2] != vi.shape[:2]:
@@ -151,12 +168,14 @@ class TrainingPairs(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         pair = self.pairs[index]
-        ir_raw, vi_raw = read_raw(pair.ir), read_raw(pair.vi)
+        ir_raw, vi_raw = read_pair(pair)
         arrays = [ir_raw, vi_raw]
         names = (["masks"] if self.masks is not None else []) + list(self.extras)
         sources = ([self.masks] if self.masks is not None else []) + list(self.extras.values())
         for name, source in zip(names, sources, strict=True):
             m = np.asarray(source(index, pair, ir_raw, vi_raw))
+            if pair.size is not None and m.ndim == 3 and m.shape[1:] != ir_raw.shape[:2]:
+                m = _resize_channels(m, ir_raw.shape[:2])  # masks cached at the stored size
             if m.ndim != 3 or m.shape[1:] != ir_raw.shape[:2]:
                 shape = f"(C, {ir_raw.shape[0]}, {ir_raw.shape[1]})"
                 raise InputError(f"{pair.ir}: {name} have shape {m.shape}, expected {shape}")

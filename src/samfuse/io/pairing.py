@@ -21,11 +21,14 @@ from samfuse.io.reading import IMAGE_EXTENSIONS
 
 @dataclass(frozen=True)
 class Pair:
-    """One registered pair: ``stem`` names it; ``ir`` and ``vi`` are the two files."""
+    """One registered pair: ``stem`` names it; ``ir`` and ``vi`` are the two files. ``size`` (w, h), when set,
+    is the geometry a dataset asks its readers to restore (e.g. ``msrs-train-128``'s 640×480 originals were
+    squashed to 128×128 and are read back at 171×128); None = as stored."""
 
     stem: str
     ir: Path
     vi: Path
+    size: tuple[int, int] | None = None
 
 
 @dataclass

@@ -56,11 +56,21 @@ def _up(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
 
-class SageStudentNet(nn.Module):
-    """The student network (training form: BatchNorm layers present). ``forward(y, ir)`` → tanh output."""
+#: How the final tanh maps to an image: ``"tanh"`` = as the authors (range (-1, 1), clamped to [0, 1] for
+#: display); ``"unit"`` = ``(tanh + 1) / 2``, range (0, 1), so a dark pixel is not a saturated tanh (samfuse's
+#: own recipes; stored in the weights file's metadata as ``output``).
+OUTPUTS = ("tanh", "unit")
 
-    def __init__(self, dim: int = DIM) -> None:
+
+class SageStudentNet(nn.Module):
+    """The student network (training form: BatchNorm layers present). ``forward(y, ir)`` → the output image
+    (``output="tanh"``: the tanh as the authors; ``"unit"``: ``(tanh + 1) / 2``)."""
+
+    def __init__(self, dim: int = DIM, output: str = "tanh") -> None:
         super().__init__()
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, not {output!r}")
+        self.output = output
         # Definition order = the upstream state-dict order.
         self.module1 = _block(2, dim)
         self.module2 = _block(dim, dim)
@@ -79,7 +89,10 @@ class SageStudentNet(nn.Module):
         x3 = self.module3(F.max_pool2d(x2, 2))
         x4 = self.module4(self.adjust_channels4(torch.cat([_up(x3, x2), x2], dim=1)))
         x5 = self.module5(self.adjust_channels5(torch.cat([_up(x4, x1), x1], dim=1)))
-        return self.final_decoder(x5), (x1, x2, x3, x4, x5)
+        out = self.final_decoder(x5)
+        if self.output == "unit":
+            out = (out + 1.0) * 0.5
+        return out, (x1, x2, x3, x4, x5)
 
     def forward(self, y: torch.Tensor, ir: torch.Tensor, return_taps: bool = False) -> Any:
         """The tanh output (B,1,H,W) in (-1, 1); with ``return_taps=True`` also ``(x1, ..., x5)``."""
@@ -153,11 +166,28 @@ NO_WEIGHTS = (
 )
 
 
+def weights_output(weights: str | Path) -> str:
+    """The output mapping a weights file was trained with: its safetensors metadata ``output`` (samfuse's own
+    runs), else ``"tanh"`` (the authors' ``.pt`` and files written before the option existed)."""
+    path = Path(weights)
+    if path.suffix.lower() != ".safetensors" or not path.is_file():
+        return "tanh"
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+    except Exception:  # noqa: BLE001  (load_state_dict below gives the one-line reason)
+        return "tanh"
+    return meta.get("output", "tanh") if meta.get("output") in OUTPUTS else "tanh"
+
+
 def load_student(weights: str | Path) -> SageStudentNet:
     """A :class:`SageStudentNet` (training form, eval mode) with ``weights``: the authors' ``.pt`` state dict
-    (CUDA tensors are mapped to the CPU) or a samfuse ``.safetensors`` file with the same keys. Strict: a missing,
-    unexpected or wrongly shaped tensor is a one-line :class:`~samfuse.io.checkpoint.CheckpointError`."""
-    net = SageStudentNet()
+    (CUDA tensors are mapped to the CPU) or a samfuse ``.safetensors`` file with the same keys (its metadata
+    ``output`` sets the output mapping, :data:`OUTPUTS`). Strict: a missing, unexpected or wrongly shaped tensor
+    is a one-line :class:`~samfuse.io.checkpoint.CheckpointError`."""
+    net = SageStudentNet(output=weights_output(weights))
     state = load_state_dict(weights)
     check_state_dict(state, net, weights, what="sage-student")
     net.load_state_dict(state, strict=True)
