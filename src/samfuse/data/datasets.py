@@ -11,8 +11,9 @@ recipe, step count or shipped weight is chosen on it, never on ``msrs`` (the 106
 headline evaluation set and is only used for the final tables.
 
 The 128×128 sets are 640×480 originals squashed by a Lanczos resize; their pairs carry ``size = (171, 128)``
-(:attr:`samfuse.io.Pair.size`) and training and validation read them back at that 4:3 geometry (bicubic). For the medical sets the structural image (MRI)
-is the "IR" side and the functional image (PET/SPECT) or CT the "visible" side.
+(:attr:`samfuse.io.Pair.size`) and training and validation read them back at that 4:3 geometry (bicubic).
+For the medical sets the structural image (MRI) is the "IR" side and the functional image (PET/SPECT) or CT
+the "visible" side.
 """
 
 from __future__ import annotations
