@@ -25,6 +25,7 @@ from samfuse.io import InputError, Pair, atomic_write
 from samfuse.io.pairing import index_by_stem, scan_images
 from samfuse.metrics import CONVENTIONS, MetricShapeError, MetricSizeError, get_convention
 from samfuse.metrics._malloc import release_free_memory, tune_malloc
+from samfuse.metrics.conventions import read_colour
 
 #: Above this many samples (about 8 megapixels of one channel) memory is handed back between metrics.
 LARGE_IMAGE = 8_000_000
@@ -77,13 +78,18 @@ def evaluate_pair(
         res.errors.append(f"fused image {fused} is {_size(f)} but the sources are {_size(a)}")
         return res
     large = f.size > LARGE_IMAGE
+    colour: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     for name in metrics:
         if large:
             release_free_memory()  # the next metric starts from what is in use, not from the last one's peak
         try:
+            args = (a, b, f)
+            if conv.metrics[name].colour:  # colour metrics read the stored colour images (once per pair)
+                colour = colour or (read_colour(ir), read_colour(vi), read_colour(fused))
+                args = colour
             with np.errstate(all="ignore"), warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # a 0/0 is reported below, per metric
-                value = conv.compute(name, a, b, f)
+                value = conv.compute(name, *args)
         except MetricSizeError as err:
             value = math.nan
             res.undefined.append(f"{name} (image too small: {str(err).removeprefix(name + ' ')})")

@@ -29,6 +29,25 @@ class Metric:
     min_side: int = 2
     higher_is_better: bool = True
     doc: str = ""
+    #: a colour metric: ``fn(vi_rgb, fused_rgb)`` on the stored files in 0..255 (RGB kept), whatever the
+    #: convention's grey reader (see :func:`read_colour`)
+    colour: bool = False
+
+
+def read_colour(path: str | Path) -> np.ndarray:
+    """An image as stored, RGB (or grey) float64 in 0..255 (16-bit files scaled by 255/65535)."""
+    from samfuse.io import read_raw
+
+    raw = read_raw(path)
+    return raw.astype(np.float64) * (255.0 / 65535.0 if raw.dtype == np.uint16 else 1.0)
+
+
+#: Colour fidelity (``samfuse.metrics.colour``), in every convention, not in the default sets.
+def _colour_metrics() -> dict[str, Metric]:
+    from samfuse.metrics.colour import colour_fidelity
+
+    doc = "colour fidelity: mean |ΔCb|+|ΔCr| of fused vs visible, BT.601, 8-bit units (samfuse; not in the toolkit)"
+    return {"CF": Metric("CF", lambda vi, f: colour_fidelity(vi, f), 1, False, doc, colour=True)}
 
 
 @dataclass(frozen=True)
@@ -61,7 +80,8 @@ class Convention:
         return out
 
     def compute(self, name: str, ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
-        """One metric on arrays as read by this profile; MetricSizeError/MetricShapeError on unusable input."""
+        """One metric on arrays as read by this profile (a :attr:`Metric.colour` metric: on the colour arrays of
+        :func:`read_colour`, ``ir`` unused); MetricSizeError/MetricShapeError on unusable input."""
         m = self.metrics[name]
         for label, img in (("ir", ir), ("vi", vi), ("fused", fused)):
             if img.shape[:2] != fused.shape[:2]:
@@ -71,6 +91,8 @@ class Convention:
         h, w = fused.shape[:2]
         if h < m.min_side or w < m.min_side:
             raise MetricSizeError(f"{name} needs at least {m.min_side}x{m.min_side} pixels, got {w}x{h}")
+        if m.colour:
+            return float(m.fn(vi, fused))  # type: ignore[call-arg]
         return float(m.fn(ir, vi, fused))
 
     def evaluate(
@@ -82,8 +104,14 @@ class Convention:
     def evaluate_files(
         self, ir: str | Path, vi: str | Path, fused: str | Path, metrics: Sequence[str] | None = None
     ) -> dict[str, float]:
-        """Read three files with this profile's reader, then :meth:`evaluate`."""
-        return self.evaluate(self.read(ir), self.read(vi), self.read(fused), metrics)
+        """Read three files with this profile's reader, then :meth:`evaluate` (colour metrics on the colour files)."""
+        names = self.resolve(metrics)
+        grey = [n for n in names if not self.metrics[n].colour]
+        out = self.evaluate(self.read(ir), self.read(vi), self.read(fused), grey) if grey else {}
+        for n in names:
+            if self.metrics[n].colour:
+                out[n] = self.compute(n, read_colour(ir), read_colour(vi), read_colour(fused))
+        return {n: out[n] for n in names}
 
 
 # --- VIFB ---------------------------------------------------------------------------------------------------
@@ -217,6 +245,7 @@ def _vifb_profile() -> Convention:
     add("MS-SSIM", vifb_channels(lambda v, i, f: structural.ms_ssim(i, v, f)), 161)
     add("VIFF", vifb_channels(lambda v, i, f: vif.viff(i, v, f)), vif.VIF_MIN_SIDE)
     default = ("EN", "SD", "SF", "AG", "MI", "Qabf", "SSIM", "PSNR", "RMSE", "CE", "EI", "Qcb", "Qcv")
+    m.update(_colour_metrics())
     return Convention("vifb", read_vifb, m, default, "VIFB MATLAB toolbox: per RGB channel, averaged, float64.")
 
 
@@ -269,6 +298,7 @@ def _cddfuse_profile() -> Convention:
     add("MS-SSIM", structural.ms_ssim, 161)
     add("VIFF", vif.viff, vif.VIF_MIN_SIDE)
     default = ("EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "MSE", "CC", "PSNR")
+    m.update(_colour_metrics())
     return Convention(
         "cddfuse", read_cddfuse, m, default, "CDDFuse evaluator: float32 BT.601 grey, float32 arithmetic where it is."
     )
