@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from shared_paths import DATASETS
 
 from samfuse.io import read_raw
 from samfuse.metrics import CONVENTIONS
 from samfuse.metrics.colour import chroma, colour_fidelity
+from shared_paths import DATASETS
 
 MSRS = DATASETS / "MSRS"
 STEM = "00107D"  # a day scene with colour
