@@ -68,7 +68,9 @@ def build(
     device: str | torch.device = "cpu",
     **kwargs: object,
 ) -> FusionMethod:
-    """Build the method ``name`` (with ``weights``: a shipped name or a file path), in eval mode on ``device``."""
+    """Build the method ``name`` (with ``weights``: a weights name such as ``sage.authors`` (see
+    :mod:`samfuse.models.pretrained`) or a file path; None = the method's default weights, if it has any), in eval
+    mode on ``device``."""
     if name not in _REGISTRY:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise KeyError(f"unknown method {name!r} (registered: {known})")
@@ -80,5 +82,9 @@ def build(
         if unknown:
             known = ", ".join(method_options(name)) or "none"
             raise ValueError(f"method {name!r} has no option {', '.join(map(repr, unknown))} (options: {known})")
+    from samfuse.models.pretrained import resolve
+
+    if not kwargs.get("random_init"):
+        weights = resolve(name, weights)
     model = _REGISTRY[name].builder(weights=weights, **kwargs)
     return model.to(device).eval()

@@ -1,17 +1,20 @@
-"""The weights samfuse ships for SAGE, trained here by ``samfuse train sage`` (see ``weights/MODEL_CARD.md``).
+"""The weights samfuse ships for SAGE (``weights/``, described in ``weights/MODEL_CARD.md``), by their names in
+:mod:`samfuse.models.pretrained`: ``sage`` uses :data:`STUDENT` (the default tag of ``sage``) and
+``sage-teacher`` :data:`TEACHER` when no ``--weights`` is given.
 
-They live in the package (``samfuse/models/sage/weights/``) so that ``pip install`` carries them:
-``sage`` is the student with :data:`STUDENT`; ``sage-teacher`` uses :data:`TEACHER` when no ``--weights`` is given.
+They live in the package (``samfuse/models/sage/weights/``) so that ``pip install`` carries them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from samfuse.models.pretrained import PRETRAINED, default_tag
+
 WEIGHTS_DIR = Path(__file__).with_name("weights")
-#: The student, fp32, BatchNorm unfolded (the training form; folded at load time), 121 tensors.
-STUDENT = WEIGHTS_DIR / "sage_student.safetensors"
+#: The default student weights (fp32, BatchNorm unfolded: the training form; folded at load time), 121 tensors.
+STUDENT = default_tag("sage").path  # type: ignore[union-attr]
 #: The teacher in half precision (cast back to float32 at load time).
-TEACHER = WEIGHTS_DIR / "sage_teacher.fp16.safetensors"
+TEACHER = PRETRAINED["sage-teacher.distilled"].path
 #: Facts about how they were trained.
 MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"

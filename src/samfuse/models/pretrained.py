@@ -1,0 +1,151 @@
+"""Named pretrained weights, in the timm manner: ``METHOD.TAG`` → a file inside the package plus what a user
+needs to trust it (sha256, licence, source, training data and recipe, recorded ``msrs`` means).
+
+``--weights sage.authors`` (or ``--weights authors`` with ``--method sage``) resolves through :func:`resolve`;
+``samfuse methods`` lists the tags with their licence and which one is the method's default (used when no
+``--weights`` is given); the model cards say how each was made. A path that is not a tag is used as a file.
+
+Every shipped file is safetensors; the student files carry their output mapping in the metadata (``output``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from samfuse.io import InputError
+
+PACKAGE = Path(__file__).resolve().parents[1]
+
+__all__ = ["Pretrained", "PRETRAINED", "resolve", "tags_of", "default_tag", "UnknownWeightsError"]
+
+
+class UnknownWeightsError(InputError):
+    """``--weights`` is neither a known tag nor an existing file (one line, with the method's tags)."""
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """One named set of weights."""
+
+    #: ``METHOD.TAG``, e.g. ``sage.authors``
+    name: str
+    #: path of the weights file relative to the ``samfuse`` package folder
+    file: str
+    sha256: str
+    licence: str
+    source: str
+    #: what it was trained on, how long, by which recipe
+    data: str
+    recipe: str
+    #: the method's default weights (at most one per method)
+    default: bool = False
+    #: recorded ``msrs`` means (cddfuse convention), by metric; see the model card for the command
+    msrs: dict[str, float] = field(default_factory=dict)
+    #: further method names that take these weights (e.g. ``sage-student`` for the ``sage`` network)
+    also_for: tuple[str, ...] = ()
+
+    @property
+    def method(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def tag(self) -> str:
+        return self.name.split(".", 1)[1]
+
+    @property
+    def path(self) -> Path:
+        return PACKAGE / self.file
+
+
+_SAGE_CARD = "models/sage/weights/MODEL_CARD.md"
+
+PRETRAINED: dict[str, Pretrained] = {
+    p.name: p
+    for p in (
+        Pretrained(
+            "sage.authors",
+            "models/sage/weights/sage_student_authors.safetensors",
+            "61c4aea5e00c4e819909afa9a5a81aa0dfb83d29d8c78b22928e2b7d3690e3f1",
+            "MIT (c) 2025 Guanyao Wu; models/sage/weights/LICENSE.sage_authors",
+            "Wu et al., CVPR 2025; github.com/RollingPlain/SAGE_IVIF checkpoints/checkpoints.pt @ 377fdbe, "
+            "converted to safetensors unchanged",
+            "FMB train (authors), about 1,500 student steps of batch 4 at 192x256 (BN counter 2,925)",
+            "SAGE bi-level distillation (authors' code)",
+            msrs={"EN": 5.9312, "SD": 36.1519, "SF": 10.3761, "AG": 3.1148, "MI": 2.2414, "SCD": 1.3838,
+                  "VIF": 0.7077, "Qabf": 0.5360, "SSIM": 0.8843},  # fmt: skip
+            also_for=("sage-student",),
+        ),
+        Pretrained(
+            "sage.distilled",
+            "models/sage/weights/sage_student_distilled.safetensors",
+            "49a5092732a9356aa26eaa79c3b7557418f47b192ab57088df65e8b0a773a173",
+            "same as samfuse",
+            "trained by samfuse (" + _SAGE_CARD + ")",
+            "train (RoadScene + 5 MSRS pairs), 3,600 loop steps, 64x96 crops, batch 4, from scratch",
+            "SAGE distillation (`samfuse train sage --profile cpu`, regions masks, L_cs stand-in)",
+            msrs={"EN": 5.7211, "SD": 25.6812, "SF": 9.8650, "AG": 3.0251, "MI": 1.4208, "SCD": 1.2485,
+                  "VIF": 0.6342, "Qabf": 0.4746, "SSIM": 0.8271},  # fmt: skip
+            default=True,
+            also_for=("sage-student",),
+        ),
+        Pretrained(
+            "sage-teacher.distilled",
+            "models/sage/weights/sage_teacher.fp16.safetensors",
+            "0e7ab736450814c8b1c4ab4cf1b4f7e2f76fcf48b8e796f49a7ecc15ba2360c3",
+            "same as samfuse",
+            "trained by samfuse (" + _SAGE_CARD + "), fp16",
+            "the teacher of sage.distilled (same run)",
+            "SAGE distillation (`samfuse train sage --profile cpu`)",
+            default=True,
+        ),
+        Pretrained(
+            "sgdfuse.cpu",
+            "models/sgdfuse/weights/sgdfuse_cpu.safetensors",
+            "0eb4461d2c286bbed99a8ff96af64f5a66ee25314dac7c35cc5cc2bd3a2d8789",
+            "same as samfuse",
+            "trained by samfuse (models/sgdfuse/weights/MODEL_CARD.md)",
+            "train; stage 1 5,000 steps + stage 2 12,000 steps (cpu profiles)",
+            "SGDFuse two stages, regions masks",
+            default=True,
+            also_for=("sgdfuse-stage1",),
+        ),
+    )
+}
+
+
+def tags_of(method: str) -> list[Pretrained]:
+    """The named weights a method takes (its own and those shared with it), default first."""
+    found = [p for p in PRETRAINED.values() if p.method == method or method in p.also_for]
+    return sorted(found, key=lambda p: (not (p.default and p.method == method), p.name))
+
+
+def default_tag(method: str) -> Pretrained | None:
+    """The method's default weights (used when no ``--weights`` is given), or None."""
+    return next((p for p in PRETRAINED.values() if p.method == method and p.default), None)
+
+
+def lookup(method: str, weights: str) -> Pretrained | None:
+    """The tag ``weights`` names for ``method`` (``sage.authors``, or ``authors`` as a short form), or None."""
+    for p in tags_of(method):
+        if weights in (p.name, p.tag):
+            return p
+    return None
+
+
+def resolve(method: str, weights: str | Path | None) -> Path | None:
+    """The file for ``--weights``: a tag of ``method``, or a path; None stays None (the builder then loads the
+    method's default, :func:`default_tag`, or refuses). A text that is no file and looks like a tag (no folder,
+    no weights suffix) but names none of the method's tags is a one-line :class:`UnknownWeightsError` listing
+    them."""
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        p = lookup(method, weights)
+        if p is not None:
+            return p.path
+        path = Path(weights)
+        if not path.exists() and "/" not in weights and path.suffix not in (".pt", ".pth", ".safetensors", ".onnx"):
+            known = ", ".join(t.name for t in tags_of(method)) or "none"
+            raise UnknownWeightsError(f"--weights {weights}: not a file nor a weights name of {method} ({known})")
+    return Path(weights)
