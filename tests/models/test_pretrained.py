@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from shared_paths import DATASETS, REFERENCE
 
 import samfuse
 from samfuse.io import read_raw
 from samfuse.io.digest import file_sha256
 from samfuse.models import build, list_methods
 from samfuse.models.pretrained import PRETRAINED, UnknownWeightsError, default_tag, resolve, tags_of
+from shared_paths import DATASETS, REFERENCE
 
 AUTHORS_PT = REFERENCE / "sage" / "sage_student_official.pt"
 

@@ -72,8 +72,17 @@ PRETRAINED: dict[str, Pretrained] = {
             "converted to safetensors unchanged",
             "FMB train (authors), about 1,500 student steps of batch 4 at 192x256 (BN counter 2,925)",
             "SAGE bi-level distillation (authors' code)",
-            msrs={"EN": 5.9312, "SD": 36.1519, "SF": 10.3761, "AG": 3.1148, "MI": 2.2414, "SCD": 1.3838,
-                  "VIF": 0.7077, "Qabf": 0.5360, "SSIM": 0.8843},  # fmt: skip
+            msrs={
+                "EN": 5.9312,
+                "SD": 36.1519,
+                "SF": 10.3761,
+                "AG": 3.1148,
+                "MI": 2.2414,
+                "SCD": 1.3838,
+                "VIF": 0.7077,
+                "Qabf": 0.5360,
+                "SSIM": 0.8843,
+            },  # fmt: skip
             also_for=("sage-student",),
         ),
         Pretrained(
@@ -84,8 +93,17 @@ PRETRAINED: dict[str, Pretrained] = {
             "trained by samfuse (" + _SAGE_CARD + ")",
             "train (RoadScene + 5 MSRS pairs), 3,600 loop steps, 64x96 crops, batch 4, from scratch",
             "SAGE distillation (`samfuse train sage --profile cpu`, regions masks, L_cs stand-in)",
-            msrs={"EN": 5.7211, "SD": 25.6812, "SF": 9.8650, "AG": 3.0251, "MI": 1.4208, "SCD": 1.2485,
-                  "VIF": 0.6342, "Qabf": 0.4746, "SSIM": 0.8271},  # fmt: skip
+            msrs={
+                "EN": 5.7211,
+                "SD": 25.6812,
+                "SF": 9.8650,
+                "AG": 3.0251,
+                "MI": 1.4208,
+                "SCD": 1.2485,
+                "VIF": 0.6342,
+                "Qabf": 0.4746,
+                "SSIM": 0.8271,
+            },  # fmt: skip
             default=True,
             also_for=("sage-student",),
         ),
