@@ -173,3 +173,22 @@ def test_torchrun_two_processes_on_gloo(pair_dirs, tmp_path: Path) -> None:  # n
     assert [r["step"] for r in recs if "event" not in r] == [1, 2]
     assert json.loads((out / "config.json").read_text())["run"]["processes"] == 2
     assert set(weights(out / "weights")) == set(weights(out / "checkpoints" / "step-00000002" / "weights"))
+
+
+def test_warmup_trains_the_student_alone_then_distils_and_logs_gradient_norms(batch, tmp_path: Path) -> None:  # noqa: ANN001
+    from samfuse.training.losses.student import sage_terms
+
+    task = make_task(tmp_path, spe=4, total=8, warmup=1, output="unit")
+    assert task.student.output == "unit" and task.weights_metadata()["output"] == "unit"
+    with torch.no_grad():
+        want, _ = sage_terms(task.student(batch["vi_y"], batch["ir"]), batch["vi_y"], batch["ir"])
+    first = task.training_step(batch, Step(0, 0, 0, 4))  # warm-up: the student's own terms only
+    assert set(first) == {"s/mse_y", "s/mse_ir", "s/grad", "s/total", "s/gnorm"}
+    assert float(first["s/total"]) == pytest.approx(float(want), rel=1e-5)  # BN in train mode both times
+    assert float(first["s/gnorm"]) > 0
+    teacher = task.training_step(batch, Step(1, 0, 1, 4))
+    assert float(teacher["t/gnorm"]) > 0 and "t/own" in teacher
+    after = task.training_step(batch, Step(2, 0, 2, 4))  # warm-up over: the full student objective
+    assert {"s/pix", "s/grad", "s/cs", "s/fea", "s/gnorm"} <= set(after)
+    with pytest.raises(ValueError, match="output must be one of"):
+        make_task(tmp_path, output="sigmoid")

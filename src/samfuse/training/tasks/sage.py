@@ -20,6 +20,11 @@ Design note ``design/sage.md`` §4, §5 and §7; the networks are :mod:`samfuse.
   image, as the authors).
 * **L_cs**: the weight-free :class:`~samfuse.training.losses.sage_features.FilterBankFeatures` stand-in, or the
   authors' SAM ViT-B two blocks with ``--set sam_checkpoint=FILE``; ``--set lcs_weight=0`` turns L_cs off.
+* **samfuse's options** (issue 24), off by default: ``output="unit"`` maps the student's tanh to (tanh + 1)/2
+  (written into the weights' metadata); ``warmup=N`` gives the first N student updates only the student's own
+  terms (:func:`~samfuse.training.losses.student.sage_terms`, no teacher pull, L_fea or L_cs) while the teacher
+  trains, so a weak early teacher cannot pull the student. Every step logs each loss term and the gradient norm
+  of the updated network (``s/gnorm``, ``t/gnorm``; no clipping is applied).
 * **The teacher's segmentation term is off**: there is no segmenter nor any label here (so the authors' label
   and crop bugs, §7.4, do not arise: crops are plain random crops shared by sources and masks).
 
@@ -40,9 +45,10 @@ import torch
 from torch import nn
 
 from samfuse.data.masks import TopKPairs
-from samfuse.models.sage.student import SageStudentNet
+from samfuse.models.sage.student import OUTPUTS, SageStudentNet
 from samfuse.models.sage.teacher import SageTeacherNet
 from samfuse.training.losses.sage import student_objective, teacher_objective
+from samfuse.training.losses.student import sage_terms
 from samfuse.training.task import Profile, Step, TaskContext, TrainingTask, register_task
 
 __all__ = ["SageProfile", "SageTask", "own_updates", "export_weights", "frozen_bn_stats"]
@@ -63,11 +69,20 @@ class SageProfile(Profile):
     sam_checkpoint: str | None = None
     #: mask pairs (the authors use 4)
     k: int = 4
+    #: the student's output mapping: "tanh" (the authors') or "unit" ((tanh + 1) / 2), kept in the weights' metadata
+    output: str = "tanh"
+    #: teacher warm-up: the first ``warmup`` student updates use only the student's own terms (no teacher pull,
+    #: L_fea or L_cs: the student-alone loss of ``sage-student``), while the teacher trains as usual
+    warmup: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.schedule not in ("authors", "own"):
             raise ValueError(f"schedule must be 'authors' or 'own', not {self.schedule!r}")
+        if self.output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
+        if self.warmup < 0:
+            raise ValueError("warmup must be >= 0")
 
 
 #: ``paper``: the authors' settings (design note §5; their data was FMB, 1,220 pairs, here ``train``).
@@ -128,7 +143,7 @@ class SageTask(TrainingTask):
 
     def __init__(self, profile: SageProfile, ctx: TaskContext) -> None:
         super().__init__(profile, ctx)
-        self.student = SageStudentNet().to(ctx.device).train()
+        self.student = SageStudentNet(output=profile.output).to(ctx.device).train()
         self.teacher = SageTeacherNet(mask_num=profile.k).to(ctx.device).train()
         self.student_fwd = ctx.wrap(self.student)
         self.teacher_fwd = ctx.wrap(self.teacher)
@@ -147,6 +162,11 @@ class SageTask(TrainingTask):
     def modules(self) -> dict[str, nn.Module]:
         return {"student": self.student, "teacher": self.teacher}
 
+    def weights_metadata(self) -> dict[str, str]:
+        p = self.profile
+        recipe = f"sage distillation lcs_weight={p.lcs_weight} warmup={p.warmup}"
+        return {"output": p.output, "recipe": recipe, "init": "scratch"}
+
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"student": self.opt_s, "teacher": self.opt_t}
 
@@ -162,15 +182,22 @@ class SageTask(TrainingTask):
     def student_step(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """One student update; the teacher runs without autograd (its BatchNorm-free net has no state to move)."""
         y, ir, vm, im = self._inputs(batch)
-        with torch.no_grad():
-            t, t_taps = self.teacher(y, ir, vm, im, return_taps=True)
-        s, s_taps = self.student_fwd(y, ir, return_taps=True)
-        loss = student_objective(s, s_taps, t, t_taps, y, ir, vm, im, self.extractor, self.profile.lcs_weight)
+        if self.sched_s.last_epoch < self.profile.warmup:  # teacher warm-up: the student's own terms only
+            s = self.student_fwd(y, ir)
+            total, parts = sage_terms(s, y, ir)
+            parts = {**parts, "total": total.detach()}
+        else:
+            with torch.no_grad():
+                t, t_taps = self.teacher(y, ir, vm, im, return_taps=True)
+            s, s_taps = self.student_fwd(y, ir, return_taps=True)
+            loss = student_objective(s, s_taps, t, t_taps, y, ir, vm, im, self.extractor, self.profile.lcs_weight)
+            total, parts = loss.total, dict(loss.parts)
         self.opt_s.zero_grad(set_to_none=True)
-        loss.total.backward()
+        total.backward()
+        parts["gnorm"] = torch.nn.utils.clip_grad_norm_(self.student.parameters(), float("inf")).detach()
         self.opt_s.step()
         self.sched_s.step()
-        return {f"s/{k}": v for k, v in loss.parts.items()}
+        return {f"s/{k}": v for k, v in parts.items()}
 
     def teacher_step(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """One teacher update; the student runs in train mode without autograd and without moving its BN stats."""
@@ -181,9 +208,10 @@ class SageTask(TrainingTask):
         loss = teacher_objective(t, t_taps, s, s_taps, y, ir, vm, im, self.extractor, cs_weight=self.profile.lcs_weight)
         self.opt_t.zero_grad(set_to_none=True)
         loss.total.backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(self.teacher.parameters(), float("inf")).detach()
         self.opt_t.step()
         self.sched_t.step()
-        return {f"t/{k}": v for k, v in loss.parts.items()}
+        return {f"t/{k}": v for k, v in {**loss.parts, "gnorm": gnorm}.items()}
 
     def training_step(self, batch: dict[str, Any], step: Step) -> Mapping[str, float]:
         if step.index % 2 == 0:
