@@ -1,4 +1,6 @@
-"""Choose on validation, never on the test set: fuse and evaluate candidate methods/weights on ``msrs-val-128``.
+"""Fuse and evaluate candidate methods/weights on validation (``msrs-val-128``) or, for final tables, on ``msrs``.
+
+Choose on validation, never on the test set: ``--data msrs`` is for the final table only.
 
 ``msrs-val-128`` is the 80 held-out pairs (40 day, 40 night) of the MSRS training split that no training set
 contains (``samfuse data``; ``samfuse.data.datasets.validation_stems``). Its files are 640×480 originals squashed
@@ -19,7 +21,9 @@ Usage::
         authors=sage-student@../shared/reference/sage/sage_student_official.pt laplacian=laplacian \\
         mine=sage-student@RUN/weights/student.safetensors [--work /tmp/validation] [--jobs 2]
 
-A candidate is ``LABEL=METHOD[@WEIGHTS][,KEY=VALUE...]`` (method options as ``samfuse fuse --param``).
+A candidate is ``LABEL=METHOD[@WEIGHTS][,KEY=VALUE...]`` (``WEIGHTS`` a file or a weights name such as
+``sage.authors``; method options as ``samfuse fuse --param``). ``--data msrs`` evaluates the 106 MSRS test pairs
+as stored (640×480) instead; ``--all-metrics`` adds every other cddfuse column to the table.
 """
 
 from __future__ import annotations
@@ -66,7 +70,13 @@ def parse(spec: str) -> tuple[str, str, Path | None, list[str]]:
 
 def evaluate(spec: str, ir: Path, vi: Path, work: Path, jobs: int) -> dict[str, float]:
     label, method, weights, params = parse(spec)
-    key = "-".join([method, *([sha(weights)] if weights else []), *(p.replace("=", "_") for p in params)])
+    if weights is not None and not weights.is_file():  # a weights name: key the folder by its file's content
+        from samfuse.models.pretrained import lookup
+
+        tag = lookup(method, str(weights))
+        weights = tag.path if tag is not None else weights
+    wkey = [] if weights is None else [sha(weights)]
+    key = "-".join([method, *wkey, *(p.replace("=", "_") for p in params)])
     fused, table = work / "fused" / key, work / f"{key}.csv"
     if not table.is_file():  # reused when present (delete it to recompute)
         cmd = ["fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(fused), "--method", method]
@@ -104,17 +114,27 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/validation"))
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--note", default="")
+    ap.add_argument("--data", choices=["msrs-val-128", "msrs"], default="msrs-val-128")
+    ap.add_argument("--all-metrics", action="store_true")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     higher = direction()
     started = machine()
-    ir, vi = materialise(args.work)
+    if args.data == "msrs":
+        from msrs_table import DATA
+
+        ir, vi = DATA / "MSRS" / "ir", DATA / "MSRS" / "vi"
+        title = "`msrs` (the 106 MSRS test pairs, 640×480): final table, not used for any choice"
+    else:
+        ir, vi = materialise(args.work)
+        title = "Validation (`msrs-val-128`: 80 held-out MSRS training pairs at 171×128)"
     rows = {parse(c)[0]: evaluate(c, ir, vi, args.work, args.jobs) for c in args.candidates}
     ranks = rank_sums(rows, higher)
-    cols = [*HEADLINE, "CF"]
+    rest = [m for m in next(iter(rows.values())) if m not in (*HEADLINE, "CF", "n")] if args.all_metrics else []
+    cols = [*HEADLINE, "CF", *rest]
     head = "| candidate | n | " + " | ".join(f"{m} {'↑' if higher.get(m, True) else '↓'}" for m in cols)
     md = [
-        "# Validation (`msrs-val-128`: 80 held-out MSRS training pairs at 171×128)",
+        f"# {title}",
         "",
         f"Machine: {started}. Command: `python benchmarks/validation.py {' '.join(sys.argv[1:])}`.",
         *([args.note] if args.note else []),
@@ -123,7 +143,9 @@ def main() -> None:
         "|---|---|" + "---|" * (len(cols) + 1 + len(args.reference)),
     ]
     for label, r in rows.items():
-        best = {m: (max if higher.get(m, True) else min)(x[m] for x in rows.values()) for m in cols}
+        best = {
+            m: (max if higher.get(m, True) else min)(x[m] for x in rows.values() if np.isfinite(x[m])) for m in cols
+        }
         cells = [f"**{r[m]:.4f}**" if r[m] == best[m] else f"{r[m]:.4f}" for m in cols]
         refs = [str(len(at_or_above(r, rows[ref], higher))) for ref in args.reference]
         md.append(
