@@ -12,7 +12,8 @@ subprocess::
     samfuse eval --ir WORK/val/ir --vi WORK/val/vi --fused WORK/fused/KEY --convention cddfuse --metrics all
 
 and prints a Markdown table of the means of the 9 headline metrics (EN, SD, SF, AG, MI, SCD, VIF, Qabf, SSIM)
-plus colour fidelity CF, the rank sum over the 9 (the rule that picks defaults: lowest rank sum wins, ties
+plus colour fidelity CF, the fused luminance's black and white levels (p1, p99: mean 1st and 99th percentile,
+8-bit), the rank sum over the 9 (the rule that picks defaults: lowest rank sum wins, ties
 broken by the higher VIF), and how many of the 9 each candidate has at or above a reference row.
 
 Usage::
@@ -87,7 +88,21 @@ def evaluate(spec: str, ir: Path, vi: Path, work: Path, jobs: int) -> dict[str, 
         t += run(["eval", "--ir", str(ir), "--vi", str(vi), "--fused", str(fused), "--convention", "cddfuse",
                   "--metrics", "all", "--out", str(table), "--jobs", str(jobs)])  # fmt: skip
         print(f"  {label} ({key}): {t:.0f} s", file=sys.stderr)
-    return means_of(table)
+    return {**means_of(table), **levels(fused)}
+
+
+def levels(fused: Path) -> dict[str, float]:
+    """Black and white level of the fused luminance: the mean over images of its 1st and 99th percentiles (8-bit,
+    OpenCV's grey conversion). A lifted black level with lowered white level is the "grey haze" of issue 24."""
+    import cv2
+
+    lo, hi = [], []
+    for f in sorted(fused.iterdir()):
+        y = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+        if y is not None:
+            lo.append(np.percentile(y, 1))
+            hi.append(np.percentile(y, 99))
+    return {"p1": float(np.mean(lo)), "p99": float(np.mean(hi))}
 
 
 def rank_sums(rows: dict[str, dict[str, float]], higher: dict[str, bool]) -> dict[str, float]:
@@ -130,8 +145,10 @@ def main() -> None:
         title = "Validation (`msrs-val-128`: 80 held-out MSRS training pairs at 171×128)"
     rows = {parse(c)[0]: evaluate(c, ir, vi, args.work, args.jobs) for c in args.candidates}
     ranks = rank_sums(rows, higher)
-    rest = [m for m in next(iter(rows.values())) if m not in (*HEADLINE, "CF", "n")] if args.all_metrics else []
-    cols = [*HEADLINE, "CF", *rest]
+    extra = (*HEADLINE, "CF", "n", "p1", "p99")
+    rest = [m for m in next(iter(rows.values())) if m not in extra] if args.all_metrics else []
+    cols = [*HEADLINE, "CF", *rest, "p1", "p99"]
+    higher = {**higher, "p1": False, "p99": True}
     head = "| candidate | n | " + " | ".join(f"{m} {'↑' if higher.get(m, True) else '↓'}" for m in cols)
     md = [
         f"# {title}",
