@@ -160,11 +160,20 @@ def fuse_video(
             fut.cancel()
         if sink is None:
             raise VideoInterrupted(None) from None
-        drain_writes()
-        if sink.frames == 0:
+        try:
+            drain_writes()
+            if sink.frames == 0:
+                sink.abort()
+                raise VideoInterrupted(None) from None
+            sink.finish()
+        except VideoInterrupted:
+            raise
+        except BaseException:  # a second Ctrl-C (or a failed write) while finishing: abandon the file
+            for fut in writes:
+                fut.cancel()
+            writer.shutdown(wait=True)
             sink.abort()
-            raise VideoInterrupted(None) from None
-        sink.finish()
+            raise
         raise VideoInterrupted(result(True)) from None
     except BaseException:
         for fut in reads:

@@ -78,7 +78,10 @@ class VideoSink:
         self.frames += 1
 
     def finish(self) -> Path:
-        """Close the container and rename it to the output (replacing an existing file); returns the output."""
+        """Close the container and rename it to the output (replacing an existing file); returns the output.
+        Once finished (or aborted), further calls do nothing."""
+        if self._writer is None and not self.tmp.exists():
+            return self.path
         try:
             self._close()
             os.chmod(self.tmp, 0o666 & ~_umask())
