@@ -223,6 +223,24 @@ def test_missing_empty_corrupt_or_truncated_videos_get_one_line_and_nothing_is_w
     assert files_in(out.parent) == []
 
 
+def test_a_video_cut_short_is_fused_as_far_as_it_decodes_with_one_warning(tmp_path: Path) -> None:
+    """An AVI cut at 60 %: it opens (its header declares 24 frames), decodes 13; the rest is said in one line."""
+    from samfuse.video.synthetic import write_clips
+    from video_clips import source
+
+    ir, vi = write_clips(source("ir"), source("vi"), tmp_path, frames=FRAMES, size=SIZE, fps=FPS, ext=".avi")
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(ir.read_bytes()[: ir.stat().st_size * 6 // 10])
+    res = run("fuse", "--ir", cut, "--vi", vi, "--out", tmp_path / "f.mp4")
+    assert res.code == 0, res.stderr
+    n = video_info(tmp_path / "f.mp4")[0]
+    assert 0 < n < FRAMES and len(decode_all(tmp_path / "f.mp4")) == n
+    assert res.warnings == [
+        f"warning: {cut}: ended after {n} frames, its header declares {FRAMES} (truncated or damaged?); fused the "
+        f"first {n}"
+    ]
+
+
 def test_a_corrupt_video_is_exactly_one_line_on_stderr(clips: tuple[Path, Path], tmp_path: Path) -> None:
     """In a real process: FFmpeg's own messages ("moov atom not found") are silenced, only samfuse's line shows."""
     half = tmp_path / "half.mp4"

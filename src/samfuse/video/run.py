@@ -197,11 +197,21 @@ def _report_ends(
     done: int,
     say: Callable[[str], None],
 ) -> None:
-    """One warning when one stream is longer than the other; one per video holding fewer frames than declared."""
+    """One warning when one stream is longer than the other, or a video holds fewer frames than it declares
+    (then that is the reason given: a damaged file decodes as far as it can)."""
+    short_of = {
+        id(src): src.count
+        for src, frame in ((ir, a), (vi, b))
+        if frame is None and isinstance(src, VideoFrames) and src.count is not None and src.count - done > 1
+    }
+    for src in (ir, vi):
+        if id(src) in short_of:
+            say(
+                f"{src.name}: ended after {done} frames, its header declares {short_of[id(src)]} (truncated or "
+                f"damaged?); fused the first {done}"
+            )
     if (a is None) != (b is None):
         short, long = (ir, vi) if a is None else (vi, ir)
-        more = f"{long.count} frames" if long.count is not None else "more frames"
-        say(f"{short.name} has {done} frames, {long.name} {more}: fused the first {done} (the shorter stream)")
-    for src, frame in ((ir, a), (vi, b)):
-        if frame is None and isinstance(src, VideoFrames) and src.count is not None and src.count - done > 1:
-            say(f"{src.name}: ended after {done} frames, its header declares {src.count} (truncated or damaged?)")
+        if id(short) not in short_of:
+            more = f"{long.count} frames" if long.count is not None else "more frames"
+            say(f"{short.name} has {done} frames, {long.name} {more}: fused the first {done} (the shorter stream)")
