@@ -4,6 +4,11 @@ Python API in one call::
 
     import samfuse
     fused = samfuse.fuse(ir, vi, method="laplacian")   # float32 in [0, 1], colour if vi is colour
+
+Frame by frame (video, cameras; built once, BGR uint8 in and out by default)::
+
+    fuser = samfuse.Fuser(method="laplacian")
+    fused = fuser(ir_frame, vi_frame)
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "fuse"]
+__all__ = ["Fuser", "__version__", "fuse"]
 
 
 def __getattr__(name: str) -> Any:
@@ -27,4 +32,8 @@ def __getattr__(name: str) -> Any:
         from samfuse.api import fuse
 
         return fuse
+    if name == "Fuser":
+        from samfuse.video.fuser import Fuser
+
+        return Fuser
     raise AttributeError(f"module 'samfuse' has no attribute {name!r}")

@@ -125,14 +125,19 @@ class FusionPipeline:
         self._range_warned: set[str] = set()  # one warning per modality and pipeline (one run)
         self.masks = masks
 
-    @torch.inference_mode()
     def fuse_arrays(self, ir: Any, vi: Any, masks: Any = None, names: Sequence[str] = ("IR", "VIS")) -> np.ndarray:
         """Fuse one pair of images given as arrays; returns float32 in [0, 1] (H×W, or H×W×3 for colour), or
         uint8 with ``color="opencv"`` (the authors' quantisation; see the module docstring).
 
         Raises :class:`InputError` (naming ``names``) for mismatched sizes without ``resize_to``, or an image
-        smaller than ``MIN_SIDE`` pixels a side.
+        smaller than ``MIN_SIDE`` pixels a side. The same as :meth:`prepare_arrays` then :meth:`fuse_prepared`.
         """
+        ir_a, vi_a = self.prepare_arrays(ir, vi, names)
+        return self.fuse_prepared(ir_a, vi_a, masks, names)
+
+    def prepare_arrays(self, ir: Any, vi: Any, names: Sequence[str] = ("IR", "VIS")) -> tuple[np.ndarray, np.ndarray]:
+        """The first step of :meth:`fuse_arrays`: both images as float32 in [0, 1] (each modality's value range
+        applied), sizes checked and ``resize_to`` applied, so the two arrays have the fused size."""
         ir_a = self._unit(ir, "IR", names[0])
         vi_a = self._unit(vi, "VIS", names[1])
         for arr, name in ((ir_a, names[0]), (vi_a, names[1])):
@@ -151,12 +156,25 @@ class FusionPipeline:
                     f"{names[0]} ({ir_a.shape[1]}×{ir_a.shape[0]}) and {names[1]} ({vi_a.shape[1]}×"
                     f"{vi_a.shape[0]}): sizes differ (use --resize-to ir|vi)"
                 )
+        return ir_a, vi_a
+
+    def masks_for(self, ir_a: np.ndarray, vi_a: np.ndarray, name: str = "IR") -> np.ndarray:
+        """The mask product the method declares, from the pipeline's :class:`MaskSource`, for two arrays from
+        :meth:`prepare_arrays` (computed on their 8-bit form). Raises :class:`InputError` without a source."""
+        if self.masks is None:
+            raise InputError(f"{name}: method needs {self.method.needs_masks} masks and none were given")
+        # on the 8-bit form of what is fused: for 8-bit files these are the decoded pixels themselves, so
+        # the cache entries are the ones `samfuse masks` writes for the same files
+        return self.masks(str(self.method.needs_masks), to_uint8(ir_a), to_uint8(vi_a))
+
+    @torch.inference_mode()
+    def fuse_prepared(
+        self, ir_a: np.ndarray, vi_a: np.ndarray, masks: Any = None, names: Sequence[str] = ("IR", "VIS")
+    ) -> np.ndarray:
+        """The second step of :meth:`fuse_arrays`, on two arrays from :meth:`prepare_arrays`; masks (when the
+        method needs them and ``masks`` is None) come from :meth:`masks_for`."""
         if self.method.needs_masks is not None and masks is None:
-            if self.masks is None:
-                raise InputError(f"{names[0]}: method needs {self.method.needs_masks} masks and none were given")
-            # on the 8-bit form of what is fused: for 8-bit files these are the decoded pixels themselves, so
-            # the cache entries are the ones `samfuse masks` writes for the same files
-            masks = self.masks(self.method.needs_masks, to_uint8(ir_a), to_uint8(vi_a))
+            masks = self.masks_for(ir_a, vi_a, names[0])
         if isinstance(masks, np.ndarray):  # a product array (C, H, W) → (1, C, H, W) float tensor
             masks = torch.from_numpy(np.ascontiguousarray(masks)).to(self.device, torch.float32)[None]
         if self.color == "opencv":

@@ -72,6 +72,12 @@ def _fuse_dataset(pairs: list[Pair], method: str, weights: str | None, device: s
 @click.option(
     "--list-metrics", is_flag=True, help="List the convention's metrics (name, direction, definition) and exit."
 )
+@click.option(
+    "--temporal",
+    is_flag=True,
+    help="Sequences: temporal stability (TS, flicker) of --fused against --ir/--vi, read as videos, frame folders or "
+    "frames/%05d.png; implied when one is a video file or a numbered sequence (--out: per-step CSV).",
+)
 def eval_command(
     ir: Path | None,
     vi: Path | None,
@@ -86,12 +92,21 @@ def eval_command(
     out: Path | None,
     jobs: int,
     list_metrics: bool,
+    temporal: bool,
 ) -> None:
     """Evaluate fused images with reference-exact metrics (mean/std table, per-image CSV)."""
     conv = get_convention(convention)
     if list_metrics:
         click.echo(metrics_table(conv.name))
         return
+    from samfuse.cli.video import eval_temporal, wants_temporal
+
+    if temporal or (data is None and wants_temporal(ir, vi, fused)):
+        if data is not None:
+            fail("--temporal: give --ir, --vi and --fused (sequences), not --data")
+        if metrics is not None:
+            warn("--metrics: ignored, sequences are evaluated for temporal stability only")
+        eval_temporal(ir, vi, fused, out)
     tune_malloc()
     try:
         names = resolve_metrics(conv.name, metrics)

@@ -58,8 +58,12 @@ def build_mask_source(
     *,
     inputs: dict[str, Path],
     device: str = "cpu",
+    default_cache: bool = True,
 ) -> MaskSource:
-    """The pipeline's mask source from the ``--masks``/``--mask-*`` options (one line and exit on any problem)."""
+    """The pipeline's mask source from the ``--masks``/``--mask-*`` options (one line and exit on any problem).
+
+    Without ``--mask-cache`` the masks go to the default cache folder, or (``default_cache=False``, videos: frames
+    rarely repeat) nowhere."""
     from samfuse.io.paths import cache_dir
     from samfuse.semantics import MaskSource
 
@@ -71,6 +75,8 @@ def build_mask_source(
         if name != "sam":
             fail(f"--mask-checkpoint: only with --masks sam (not {name})")
         options.update({"checkpoint": checkpoint, "device": device})
+    if cache is None and not default_cache:
+        return MaskSource(build_provider(name, options, option="--masks", params="--mask-param"), None)
     folder = cache if cache is not None else cache_dir() / "masks"
     try:
         check_output_dir(folder, inputs, option="--mask-cache")
@@ -161,6 +167,31 @@ def build_mask_source(
     help="Method option (the builder's keyword arguments), e.g. steps=20 or guidance=false for sgdfuse.",
 )
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (same as --param steps=N).")
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Videos: write IR | visible | fused side by side (3W×H) into --out instead of the fused video alone.",
+)
+@click.option(
+    "--fps",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Videos: output frame rate (default: the visible video's; 25 for frame folders and sequences).",
+)
+@click.option(
+    "--fourcc",
+    default=None,
+    metavar="CODE",
+    help="Videos: the codec (default by --out ending: .mp4/.m4v/.mov mp4v, .avi MJPG, .mkv FFV1 lossless).",
+)
+@click.option(
+    "--mask-every",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Videos, mask-guided methods: compute masks every N frames and reuse them in between (default 1: every "
+    "frame; N divides the mask cost by N, masks lag moving objects by up to N-1 frames).",
+)
 def fuse_command(
     ir: Path,
     vi: Path,
@@ -183,8 +214,15 @@ def fuse_command(
     seed: int | None,
     params: tuple[str, ...],
     steps: int | None,
+    preview: bool,
+    fps: float | None,
+    fourcc: str | None,
+    mask_every: int | None,
 ) -> None:
-    """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is)."""
+    """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is).
+
+    Videos: with a video --out (FUSED.mp4, .avi, .mkv) or video inputs (any format OpenCV's FFmpeg reads, frame
+    folders, frames/%05d.png), frames are paired by index and fused into one video (docs/video.md)."""
     check_device(device)
     ir_option = "--ir-range"
     if value_range is not None:
@@ -197,11 +235,22 @@ def fuse_command(
     }
     if value_range is not None:
         warn("--value-range is deprecated and applies to the IR image only; use --ir-range (and --vi-range)")
-    try:
-        pairs = find_pairs(ir, vi)
-        check_output_dir(out, {"--ir": ir, "--vi": vi})
-    except InputError as err:
-        fail(str(err))
+    from samfuse.cli import video as cli_video
+
+    video = cli_video.wants_video(ir, vi, out)
+    video_only = {"--preview": preview, "--fps": fps, "--fourcc": fourcc, "--mask-every": mask_every}
+    if not video and any(v for v in video_only.values()):
+        given = ", ".join(k for k, v in video_only.items() if v)
+        fail(f"{given}: only for videos (a video --out such as FUSED.mp4, or video inputs)")
+    if video:
+        cli_video.check_video_output(out, {"--ir": ir, "--vi": vi}, overwrite=overwrite, fourcc=fourcc)
+        streams = cli_video.open_streams(ir, vi)
+    else:
+        try:
+            pairs = find_pairs(ir, vi)
+            check_output_dir(out, {"--ir": ir, "--vi": vi})
+        except InputError as err:
+            fail(str(err))
     if seed is not None:
         from samfuse.models import samples  # torch import kept out of `samfuse --help`
 
@@ -225,9 +274,23 @@ def fuse_command(
     )
     mask_options = (mask_provider, mask_cache, mask_checkpoint, mask_params)
     if pipeline.method.needs_masks is not None:
-        pipeline.masks = build_mask_source(*mask_options, inputs={"--ir": ir, "--vi": vi}, device=device)
-    elif any(v for v in mask_options):
+        inputs = {"--ir": ir, "--vi": vi}
+        pipeline.masks = build_mask_source(*mask_options, inputs=inputs, device=device, default_cache=not video)
+    elif any(v for v in (*mask_options, mask_every)):
         warn(f"--masks, --mask-*: ignored, --method {method} uses no masks")
+    if video:
+        ir_frames, vi_frames = streams
+        cli_video.run_video(
+            pipeline,
+            ir_frames,
+            vi_frames,
+            out,
+            fps=fps,
+            preview=preview,
+            fourcc=fourcc,
+            mask_every=mask_every or 1,
+            desc=f"fuse {method}",
+        )
 
     report = BatchReport("fused")
     warn_pairing(pairs, report)
