@@ -24,6 +24,9 @@ COUNTS = {
     "mri-spect": 37,
     "mri-ct": 11,
     "train": 226,
+    "msrs-train-128": 1003,
+    "msrs-val-128": 80,
+    "train-all": 1224,
 }
 
 
