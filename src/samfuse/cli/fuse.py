@@ -38,13 +38,16 @@ def build_pipeline(
     """
     from samfuse.pipeline import FusionPipeline  # torch import kept out of `samfuse --help`
 
+    if backend != "onnx" and weights is not None and str(weights).lower().endswith(".onnx"):
+        fail(f"--weights {weights}: an exported ONNX file; add --backend onnx to run it")
     try:
         if backend == "onnx":
             from samfuse.export import onnx_method
 
             if device != "cpu":
                 fail(f"--backend onnx runs on the CPU (got --device {device})")
-            return FusionPipeline(onnx_method(method, weights), None, device, **options)
+            method_ = onnx_method(method, weights, on_note=lambda line: click.echo(f"note: {line}", err=True))
+            return FusionPipeline(method_, None, device, **options)
         return FusionPipeline(method, weights, device, **options)
     except (KeyError, ValueError, OSError, InputError) as err:
         fail(f"--method {method}: {err.args[0] if err.args else err}")
