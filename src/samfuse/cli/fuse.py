@@ -232,12 +232,41 @@ def fuse_command(
     elif any(v for v in mask_options):
         warn(f"--masks, --mask-*: ignored, --method {method} uses no masks")
 
+    from samfuse.batch import fusion_record
+    from samfuse.io.provenance import RECORD, check_record, write_record
+
+    record = fusion_record(
+        method,
+        weights,
+        options={**options, **({"seed": seed} if seed is not None else {})},
+        masks=pipeline.masks.provider if pipeline.masks is not None else None,
+        color=color,
+        gray=gray,
+        resize_to=resize_to,
+        backend=backend,
+        **ranges,
+    )
+    if overwrite:  # the record comes back when every output is remade; interrupted, the folder is refused
+        (out / RECORD).unlink(missing_ok=True)
+    else:
+        try:
+            has_outputs = any((out / f"{p.stem}.png").exists() for p in pairs.pairs)
+            check_record(out, record, has_outputs=has_outputs, remedy="use another --out or add --overwrite")
+        except InputError as err:
+            fail(str(err))
+
     report = BatchReport("fused")
     warn_pairing(pairs, report)
 
     try:
         with warnings_as_lines():
             fuse_into(pipeline, pairs.pairs, out, report, overwrite=overwrite, desc=f"fuse {method}")
+        if overwrite:  # every output is this run's now: a failed pair's old output goes, not stays as if remade
+            for stem, _ in report.failed_items:
+                old = out / f"{stem}.png"
+                if old.is_file() and not old.is_symlink():
+                    old.unlink()
+            write_record(out / RECORD, record)
     except KeyboardInterrupt:
         # Outputs are written atomically: what exists is complete, and a rerun skips it.
         click.echo(f"interrupted: {report.summary()} so far; run again to continue", err=True)
