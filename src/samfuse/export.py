@@ -42,6 +42,13 @@ OUTPUT = "fused"
 META_PREFIX = "samfuse."
 
 
+def max_opset() -> int:
+    """Highest opset the TorchScript-based exporter of the installed torch writes (20 for torch 2.13)."""
+    from torch.onnx import _constants
+
+    return int(getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", _constants.ONNX_MAX_OPSET))
+
+
 class ExportError(InputError):
     """A method or file that cannot be exported or run as ONNX; one line."""
 
@@ -96,8 +103,10 @@ def export_onnx(
     ``path`` (written atomically). Returns ``path``."""
     import onnx
 
-    if opset < MIN_OPSET:
-        raise ValueError(f"opset {opset}: samfuse exports opset {MIN_OPSET} or newer")
+    if not MIN_OPSET <= opset <= max_opset():
+        raise ExportError(
+            f"--opset {opset}: samfuse exports opsets {MIN_OPSET} to {max_opset()} (torch {torch.__version__})"
+        )
     record = export_record(method, weights, opset) if isinstance(method, str) else None
     if isinstance(method, str):
         name = name or method
@@ -115,16 +124,20 @@ def export_onnx(
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
-        torch.onnx.export(
-            _RawGraph(method),
-            (ir, vi),
-            buf,
-            dynamo=False,
-            opset_version=opset,
-            input_names=list(INPUTS),
-            output_names=[OUTPUT],
-            dynamic_axes={"ir": axes, "vi": axes, OUTPUT: axes},
-        )
+        try:
+            torch.onnx.export(
+                _RawGraph(method),
+                (ir, vi),
+                buf,
+                dynamo=False,
+                opset_version=opset,
+                input_names=list(INPUTS),
+                output_names=[OUTPUT],
+                dynamic_axes={"ir": axes, "vi": axes, OUTPUT: axes},
+            )
+        except (RuntimeError, ValueError, TypeError) as err:  # the exporter's own failures: one line
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ExportError(f"{name}: the ONNX exporter failed at opset {opset} ({first})") from None
     model = onnx.load_from_string(buf.getvalue())
     _verify(model.SerializeToString(), method, name)
     facts = method_facts(method, name)

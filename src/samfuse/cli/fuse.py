@@ -13,8 +13,8 @@ from samfuse.cli.common import (
     check_device,
     fail,
     method_params,
-    parse_params,
     parse_value_range,
+    split_params,
     warn,
     warn_pairing,
     warnings_as_lines,
@@ -69,7 +69,7 @@ def build_mask_source(
     name = provider or "regions"
     if provider is None:
         click.echo("note: masks from the weight-free `regions` provider (choose with --masks)", err=True)
-    options = parse_params(params, "--mask-param")
+    options: dict[str, Any] = dict(split_params(params, "--mask-param"))  # typed by the provider (build_provider)
     if checkpoint is not None:
         if name != "sam":
             fail(f"--mask-checkpoint: only with --masks sam (not {name})")

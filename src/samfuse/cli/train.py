@@ -178,7 +178,13 @@ def train_command(
         raise SystemExit(130) from None
     except KeyboardInterrupt:  # before the loop started (reading pairs, computing masks): nothing to save
         if _rank() == 0:
-            click.echo("interrupted before training started; masks computed so far are cached", err=True)
+            cache = mask_cache if mask_cache is not None else out / "masks"
+            again = "the same command (with --resume)" if resume else "the same command (no --resume needed)"
+            click.echo(
+                f"interrupted before training started: masks computed so far are kept in {cache}; run {again} to "
+                "continue",
+                err=True,
+            )
         raise SystemExit(130) from None
     except TrainingError as err:
         _fail(str(err), code=1)
@@ -186,5 +192,9 @@ def train_command(
         _fail(str(err), code=2)
     if _rank() == 0:
         state = "finished" if result.finished else f"stopped at step {result.step} of {result.total_steps}"
-        click.echo(f"{state}: {result.step} steps, weights in {out / 'weights'}", err=True)
+        weights = out / "weights"
+        if weights.is_dir() and any(weights.glob("*.safetensors")):
+            click.echo(f"{state}: {result.step} steps, weights in {weights}", err=True)
+        else:
+            click.echo(f"{state}: {result.step} steps, no weights written", err=True)
     raise SystemExit(1 if problems else 0)
