@@ -87,7 +87,7 @@ def build_mask_source(
 @click.option("--vi", "vi", required=True, type=click.Path(path_type=Path), help="Visible (PET/SPECT) folder or file.")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (<stem>.png).")
 @click.option("--method", default=DEFAULT_METHOD, show_default=True, help="Registered method (see `samfuse methods`).")
-@click.option("--weights", default=None, help="Shipped weights name or a checkpoint path (methods with weights).")
+@click.option("--weights", default=None, help="Weights file (default: the shipped one; `samfuse methods` lists them).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--gray", is_flag=True, help="Write only the fused luminance Y (grey PNG).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
@@ -187,7 +187,13 @@ def fuse_command(
     params: tuple[str, ...],
     steps: int | None,
 ) -> None:
-    """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is)."""
+    """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is).
+
+    \b
+    Examples:
+      samfuse fuse --ir MSRS/ir --vi MSRS/vi --out fused/ --method laplacian
+      samfuse fuse --ir MSRS/ir --vi MSRS/vi --out fused-sg/ --method sgdfuse --steps 20 --param guidance=false
+    """
     check_device(device)
     ir_option = "--ir-range"
     if value_range is not None:

@@ -74,7 +74,7 @@ def _inputs(
 @click.option("--profile", default="cpu", show_default=True, help="Hyper-parameter profile of the task (cpu, paper).")
 @click.option(
     "--set", "settings", multiple=True, metavar="KEY=VALUE",
-    help="Override a profile field (repeatable), e.g. --set lr=1e-4 --set crop=[160,160]; checked on --resume.",
+    help="Override a profile field (repeatable), e.g. --set steps=2000 --set crop=[160,160]; checked on --resume.",
 )  # fmt: skip
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (config, log, checkpoints).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint.")
@@ -111,6 +111,10 @@ def train_command(
 ) -> None:
     """Train TASK (see --list, or a task of your own as package.module:Class) into the run folder --out.
 
+    \b
+    Examples:
+      samfuse train sage --out runs/sage --set steps=2000
+      samfuse train sgdfuse-stage1 --out runs/s1 --max-steps 60 --no-progress   # time a step first
     Multi-GPU: torchrun --nproc_per_node N -m samfuse train TASK ... --device cuda
     """
     from samfuse.io import InputError
