@@ -182,8 +182,11 @@ def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
 def test_methods_command_lists_baselines() -> None:
     code, stdout, _ = run("methods")
     assert code == 0
-    names = [ln.split()[0] for ln in stdout.splitlines()]
+    names = [ln.split()[0] for ln in stdout.splitlines() if ln.strip()]
     assert {"average", "max", "laplacian"} <= set(names)
+    # the weights each method uses without --weights (issue 25: --weights takes files, no names)
+    assert "sage            shipped: sage_student.safetensors" in stdout.splitlines()
+    assert "sage-student    none shipped: --weights FILE is required" in stdout.splitlines()
 
 
 def test_interrupt_keeps_outputs_and_a_rerun_continues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
