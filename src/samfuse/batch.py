@@ -2,24 +2,27 @@
 
 :class:`BatchReport` counts done / failed / skipped items and prints one line per failure; :func:`fuse_into` fuses
 a list of pairs into ``OUT/<stem>.png`` (atomic writes, existing outputs skipped, I/O in worker threads). Used by
-``samfuse fuse``, ``samfuse eval --data``, ``samfuse bench`` and ``samfuse demo``.
+``samfuse fuse``, ``samfuse eval --data``, ``samfuse bench`` and ``samfuse demo``. :func:`fusion_record` is what
+fused images carry to be reused (:mod:`samfuse.io.provenance`).
 """
 
 from __future__ import annotations
 
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from samfuse.io import InputError, Pair, write_image
+from samfuse.io.provenance import normalise, weights_id
 
 if TYPE_CHECKING:
     from samfuse.pipeline import FusionPipeline
+    from samfuse.semantics.base import MaskProvider
 
 
 #: The method `samfuse fuse` and `samfuse demo` use when none is named.
@@ -137,3 +140,65 @@ def fuse_into(
         readers.shutdown(wait=True, cancel_futures=True)
         settle(block=True)
         writers.shutdown(wait=True)
+
+
+#: Where each method's builder finds its shipped weights when ``weights`` is None: (module, attribute), read at
+#: call time from the module the builder itself reads, so a record always names the file actually loaded.
+def shipped_weights(method: str) -> Path | None:
+    """The weights file ``method`` loads when no ``--weights`` is given (None: it has none), from the named
+    weights table (:func:`samfuse.models.pretrained.default_tag`)."""
+    from samfuse.models.pretrained import default_tag
+
+    tag = default_tag(method)
+    return tag.path if tag is not None and tag.path.is_file() else None
+
+
+def weights_file(method: str, weights: str | Path | None) -> Path | None:
+    """The weights file a build of ``method`` with ``weights`` reads: ``weights`` itself (a weights name resolved
+    to its file), or the shipped file."""
+    from samfuse.models.pretrained import resolve
+
+    return resolve(method, weights) if weights is not None else shipped_weights(method)
+
+
+def mask_record(provider: MaskProvider) -> dict[str, Any]:
+    """What masks depend on: provider name, model, parameters and version."""
+    return {
+        "provider": provider.name,
+        "model": provider.model,
+        "params": provider.params(),
+        "version": provider.version,
+    }
+
+
+def fusion_record(
+    method: str,
+    weights: str | Path | None = None,
+    *,
+    options: Mapping[str, Any] | None = None,
+    masks: MaskProvider | None = None,
+    color: str = "ycbcr",
+    gray: bool = False,
+    resize_to: str | None = None,
+    ir_range: object = None,
+    vi_range: object = None,
+    backend: str = "torch",
+) -> dict[str, Any]:
+    """The provenance record of fused images (:mod:`samfuse.io.provenance`): method, sha256 of the weights file it
+    loads (the shipped one when ``weights`` is None), its options, the masks (None for a method without), colour
+    path, grey output, resizing, value ranges and backend."""
+    opts = dict(options or {})
+    return normalise(
+        {
+            "method": method,
+            "weights": weights_id(weights_file(method, weights)),
+            "options": {k: opts[k] for k in sorted(opts)},
+            "masks": None if masks is None else mask_record(masks),
+            "color": color,
+            "gray": bool(gray),
+            "resize_to": resize_to,
+            "ir_range": ir_range,
+            "vi_range": vi_range,
+            "backend": backend,
+        }
+    )

@@ -10,8 +10,9 @@ from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
-from samfuse.batch import DEFAULT_METHOD, BatchReport, fuse_into
+from samfuse.batch import DEFAULT_METHOD, BatchReport, fuse_into, fusion_record
 from samfuse.io import find_pairs, read_raw
+from samfuse.io.provenance import RECORD, check_record
 
 SAMPLES = "samples"
 
@@ -22,20 +23,34 @@ def sample_pairs(stack: ExitStack):  # type: ignore[no-untyped-def]
     return find_pairs(Path(root) / "ir", Path(root) / "vi")
 
 
-def run_demo(out: Path, method: str = DEFAULT_METHOD, weights: str | None = None) -> tuple[BatchReport, Path]:
-    """Fuse the samples into ``out/fused/<stem>.png`` (existing outputs kept) and write ``out/demo.jpg``
-    (rows = pairs; columns IR, visible, fused; zoomed inset of the most detailed IR region)."""
+def run_demo(
+    out: Path, method: str = DEFAULT_METHOD, weights: str | None = None, *, overwrite: bool = False
+) -> tuple[BatchReport, Path]:
+    """Fuse the samples into ``out/fused/<stem>.png`` and write ``out/demo.jpg`` (rows = pairs; columns IR,
+    visible, fused; zoomed inset of the most detailed IR region).
+
+    Existing fused images are kept when ``out/fused/provenance.json`` says the same method and weights made them;
+    made by another method or weights they are refused (:class:`~samfuse.io.provenance.ProvenanceError`, one
+    line, before any work) unless ``overwrite``, which makes them again."""
     from samfuse.bench.figures import FigureRow, busiest_region, comparison_figure
     from samfuse.pipeline import FusionPipeline
 
     report = BatchReport("fused")
+    folder = out / "fused"
     with ExitStack() as stack:
         pairs = sample_pairs(stack).pairs
-        fuse_into(FusionPipeline(method, weights), pairs, out / "fused", report, overwrite=False, desc=f"fuse {method}")
+        record = fusion_record(method, weights)
+        if overwrite:
+            (folder / RECORD).unlink(missing_ok=True)
+            for p in pairs:
+                (folder / f"{p.stem}.png").unlink(missing_ok=True)
+        has_outputs = any((folder / f"{p.stem}.png").exists() for p in pairs)
+        check_record(folder, record, has_outputs=has_outputs, remedy="use another --out or add --overwrite")
+        fuse_into(FusionPipeline(method, weights), pairs, folder, report, overwrite=False, desc=f"fuse {method}")
         rows = []
         for p in pairs:
             ir, vi = read_raw(p.ir), read_raw(p.vi)
-            path = out / "fused" / f"{p.stem}.png"
+            path = folder / f"{p.stem}.png"
             fused = read_raw(path) if path.exists() else None
             grey = ir if ir.ndim == 2 else ir[..., 0]
             rows.append(FigureRow(p.stem, [ir, vi, fused], busiest_region(grey)))

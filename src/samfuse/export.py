@@ -4,7 +4,10 @@ Generic over registered methods: the graph is the method's :meth:`~samfuse.model
 on ``(ir, vi)`` (the output before any clamping; the backend clamps to [0, 1] as ``forward`` does), exported with
 the TorchScript-based exporter (no onnxscript dependency) at opset ≥ 17 with dynamic batch, height and width.
 The method's facts (name, what it consumes, weights file and sha256, its model-card lines, samfuse version) are
-stored in the file's ``metadata_props`` under ``samfuse.*`` keys; :class:`OnnxMethod` reads them back.
+stored in the file's ``metadata_props`` under ``samfuse.*`` keys; :class:`OnnxMethod` reads them back. One of them,
+``samfuse.provenance``, is the file's provenance record (:mod:`samfuse.io.provenance`: method, sha256 of the weights
+file actually loaded, shipped or given, opset, samfuse version), which :func:`onnx_method` checks before it reuses a
+cached export: a stale entry (other weights, opset or version) or a corrupt one is exported again, with one note.
 
 Methods that need masks are not exported yet (their mask inputs have no fixed layout across methods). Every
 export is run through onnxruntime at two other sizes and compared with PyTorch before it is written; a method whose
@@ -14,7 +17,9 @@ computation depends on the size in Python (``laplacian`` picks its pyramid depth
 from __future__ import annotations
 
 import io
+import json
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,7 @@ from samfuse import __version__
 from samfuse.io import InputError, atomic_write
 from samfuse.io.digest import file_sha256
 from samfuse.io.paths import cache_dir
+from samfuse.io.provenance import describe_difference, first_difference, normalise, weights_id
 from samfuse.models import build
 from samfuse.models.base import FusionMethod
 
@@ -34,6 +40,13 @@ MIN_OPSET = 17
 INPUTS = ("ir", "vi")
 OUTPUT = "fused"
 META_PREFIX = "samfuse."
+
+
+def max_opset() -> int:
+    """Highest opset the TorchScript-based exporter of the installed torch writes (20 for torch 2.13)."""
+    from torch.onnx import _constants
+
+    return int(getattr(_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", _constants.ONNX_MAX_OPSET))
 
 
 class ExportError(InputError):
@@ -47,6 +60,15 @@ class _RawGraph(nn.Module):
 
     def forward(self, ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
         return self.method.forward_raw(ir, vi)
+
+
+def export_record(name: str, weights: str | Path | None, opset: int) -> dict[str, object]:
+    """The provenance record of an export of ``name`` with ``weights`` (None: the shipped file, if any)."""
+    from samfuse.batch import weights_file
+
+    return normalise(
+        {"method": name, "weights": weights_id(weights_file(name, weights)), "opset": opset, "samfuse": __version__}
+    )
 
 
 def method_facts(method: FusionMethod, name: str) -> dict[str, str]:
@@ -81,8 +103,11 @@ def export_onnx(
     ``path`` (written atomically). Returns ``path``."""
     import onnx
 
-    if opset < MIN_OPSET:
-        raise ValueError(f"opset {opset}: samfuse exports opset {MIN_OPSET} or newer")
+    if not MIN_OPSET <= opset <= max_opset():
+        raise ExportError(
+            f"--opset {opset}: samfuse exports opsets {MIN_OPSET} to {max_opset()} (torch {torch.__version__})"
+        )
+    record = export_record(method, weights, opset) if isinstance(method, str) else None
     if isinstance(method, str):
         name = name or method
         method = build(method, weights)
@@ -99,19 +124,26 @@ def export_onnx(
     buf = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer notes
-        torch.onnx.export(
-            _RawGraph(method),
-            (ir, vi),
-            buf,
-            dynamo=False,
-            opset_version=opset,
-            input_names=list(INPUTS),
-            output_names=[OUTPUT],
-            dynamic_axes={"ir": axes, "vi": axes, OUTPUT: axes},
-        )
+        try:
+            torch.onnx.export(
+                _RawGraph(method),
+                (ir, vi),
+                buf,
+                dynamo=False,
+                opset_version=opset,
+                input_names=list(INPUTS),
+                output_names=[OUTPUT],
+                dynamic_axes={"ir": axes, "vi": axes, OUTPUT: axes},
+            )
+        except (RuntimeError, ValueError, TypeError) as err:  # the exporter's own failures: one line
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ExportError(f"{name}: the ONNX exporter failed at opset {opset} ({first})") from None
     model = onnx.load_from_string(buf.getvalue())
     _verify(model.SerializeToString(), method, name)
-    onnx.helper.set_model_props(model, {META_PREFIX + k: v for k, v in method_facts(method, name).items()})
+    facts = method_facts(method, name)
+    if record is not None:
+        facts["provenance"] = json.dumps(record, sort_keys=True)
+    onnx.helper.set_model_props(model, {META_PREFIX + k: v for k, v in facts.items()})
     model.doc_string = f"samfuse {__version__}: {name}"
     onnx.checker.check_model(model)
     data = model.SerializeToString()
@@ -204,13 +236,18 @@ def onnx_method(
     cache: str | Path | None = None,
     opset: int = MIN_OPSET,
     threads: int | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> OnnxMethod:
     """The onnxruntime backend of method ``name``.
 
     ``weights`` ending in ``.onnx``: that exported file (its method must be ``name``). Otherwise the method is
-    exported once into ``cache`` (default :func:`cache_dir` ``/onnx``), keyed by method, weights sha256, opset and
-    samfuse version, and the cached file is reused afterwards.
+    exported once into ``cache`` (default :func:`cache_dir` ``/onnx``), keyed by method, the sha256 of the weights
+    file it loads (the given one, else the shipped one), opset and samfuse version, and reused afterwards while its
+    provenance record (``samfuse.provenance``) matches. A cached file that is unreadable, or whose record differs
+    (stale), is exported again; ``on_note`` gets one line saying so (default: a warning).
     """
+    from samfuse.batch import weights_file
+
     if weights is not None and str(weights).lower().endswith(".onnx"):
         method = OnnxMethod(weights, threads=threads)
         if method.name != name:
@@ -218,9 +255,35 @@ def onnx_method(
         return method
     if weights is not None and not Path(weights).is_file():
         raise ExportError(f"{weights}: no such file")
-    key = file_sha256(weights)[:16] if weights is not None else "no-weights"
+    source = weights_file(name, weights)
+    key = file_sha256(source)[:16] if source is not None else "no-weights"
     folder = Path(cache) if cache is not None else cache_dir() / "onnx"
     target = folder / f"{name}-{key}-opset{opset}-samfuse{__version__}.onnx"
-    if not target.is_file():
+    record = export_record(name, weights, opset)
+    why = _stale(target, record, threads) if target.exists() else None
+    if why is not None:
+        line = f"{target}: {why}; exporting it again"
+        if on_note is not None:
+            on_note(line)
+        else:
+            warnings.warn(line, UserWarning, stacklevel=2)
+    if not target.exists() or why is not None:
         export_onnx(name, target, weights=weights, opset=opset)
     return OnnxMethod(target, threads=threads)
+
+
+def _stale(target: Path, record: dict[str, object], threads: int | None) -> str | None:
+    """Why the cached export ``target`` cannot serve ``record`` (corrupt, made from other inputs), or None."""
+    try:
+        cached = OnnxMethod(target, threads=threads)
+    except ExportError as err:
+        return f"corrupt cache entry ({str(err).removeprefix(f'{target}: ')})"
+    text = cached.facts.get("provenance")
+    if text is None:
+        return "stale cache entry (no provenance record: made by an older samfuse)"
+    try:
+        stored = json.loads(text)
+    except ValueError:
+        return "corrupt cache entry (unreadable provenance record)"
+    diff = first_difference(stored, record)
+    return None if diff is None else f"stale cache entry, made with {describe_difference(diff)}"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -46,7 +45,7 @@ from samfuse.evaluation import (
     write_csv,
 )
 from samfuse.io import InputError, Pair, atomic_write
-from samfuse.io.digest import file_sha256
+from samfuse.io.provenance import check_record, weights_id
 from samfuse.metrics import get_convention
 from samfuse.semantics.base import MaskSet
 from samfuse.semantics.perturb import dilate, drop_masks, erode
@@ -184,41 +183,28 @@ def settings_of(
     seed: int,
 ) -> dict[str, Any]:
     """What the fused images of a study depend on (recorded in ``OUT/settings.json``): the method, its weights
-    (the file's sha256 when it is a file, else the name), its build options, the mask provider (name, model,
-    parameters) and the seed."""
-    w: str | None = None
-    if weights is not None:
-        p = Path(weights)
-        w = f"sha256:{file_sha256(p)}" if p.is_file() else str(weights)
+    (the sha256 of the file it loads, the shipped one when ``weights`` is None), its build options, the mask
+    provider (name, model, parameters, version) and the seed."""
+    from samfuse.batch import mask_record, weights_file
+
     return {
         "method": method,
-        "weights": w,
+        "weights": weights_id(weights_file(method, weights)),
         "options": {k: options[k] for k in sorted(options)},
-        "masks": {"provider": provider.name, "model": provider.model, "params": provider.params()},
+        "masks": mask_record(provider),
         "seed": int(seed),
     }
 
 
 def check_settings(out: Path, settings: Mapping[str, Any]) -> None:
-    """Write ``out/settings.json``, or compare with the one there: :class:`InputError` (one line naming the first
-    setting that differs) when the fused images in ``out`` were made with other settings."""
-    path = out / "settings.json"
-    now = json.loads(json.dumps(settings, default=str, sort_keys=True))
-    if path.exists():
-        try:
-            before = json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            raise InputError(f"{path}: unreadable ({err}); remove it or use another --out") from None
-        for key in sorted(now.keys() | before.keys()):
-            if now.get(key) != before.get(key):
-                raise InputError(
-                    f"{out}: its fused images were made with {key} = {json.dumps(before.get(key))}, not "
-                    f"{json.dumps(now.get(key))}; use another --out (or remove that folder)"
-                )
-        return
-    out.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(now, indent=1, sort_keys=True).encode()
-    atomic_write(path, lambda fh: fh.write(text))
+    """Write ``out/settings.json``, or compare with the one there (:func:`samfuse.io.provenance.check_record`):
+    :class:`InputError` (one line naming the first setting that differs) when the fused images in ``out`` were
+    made with other settings, or when fused images are there without a record."""
+    fused = out / "fused"
+    has_outputs = fused.is_dir() and any(fused.rglob("*.png"))
+    check_record(
+        out, settings, has_outputs=has_outputs, name="settings.json", remedy="use another --out (or remove that folder)"
+    )
 
 
 @dataclass

@@ -49,7 +49,7 @@ def fused(root: Path, tmp_path: Path) -> Path:
     """Complete outputs of a good run, which no later bad run may touch."""
     out = tmp_path / "fused"
     assert run("fuse", "--ir", root / "TNO/ir", "--vi", root / "TNO/vi", "--out", out).code == 0
-    assert sorted(p.name for p in out.iterdir()) == [f"{s}.png" for s in STEMS]
+    assert sorted(p.name for p in out.iterdir()) == [f"{s}.png" for s in STEMS] + ["provenance.json"]
     return out
 
 

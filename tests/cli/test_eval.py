@@ -176,7 +176,7 @@ def test_eval_fuses_a_named_dataset_then_evaluates(tmp_path):
         out,
     )
     assert code == 0, stderr
-    assert sorted(p.name for p in fused.iterdir()) == ["a.png", "b.png"]
+    assert sorted(p.name for p in fused.iterdir()) == ["a.png", "b.png", "provenance.json"]
     rows = read_csv(out)
     # average of x and 255 - x is 127.5 everywhere -> written as 128: a constant image
     for stem in ("a", "b"):

@@ -70,7 +70,7 @@ def test_bad_inputs_fail_per_pair_and_the_rest_is_fused(mixed_batch: tuple[Path,
     assert any("tiny.png" in ln and "too small" in ln for ln in lines)
     assert any(ln.startswith("warning:") and "lonely.jpg" in ln for ln in stderr.splitlines())
     assert "3 fused, 4 failed, 1 skipped" in stderr
-    assert sorted(p.name for p in out.iterdir()) == [f"{s}.png" for s in GOOD]
+    assert sorted(p.name for p in out.iterdir()) == [f"{s}.png" for s in GOOD] + ["provenance.json"]
     for stem in GOOD:
         assert read_raw(out / f"{stem}.png").shape == read_raw(vi / f"{stem}.jpg").shape
     after = folder_digest(ir) | {f"vi/{k}": v for k, v in folder_digest(vi).items()}
@@ -100,8 +100,15 @@ def test_skip_existing_then_overwrite(tmp_path: Path) -> None:
     code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out))
     assert code == 0 and "13 fused, 0 failed, 0 skipped" in stderr
     first = folder_digest(out)
-    code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out), "--method", "max")
+    code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out))
     assert code == 0 and "0 fused, 0 failed, 13 skipped" in stderr
+    assert folder_digest(out) == first
+    # another method's outputs are never taken for this one's (issue 25): one line, nothing written
+    code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out), "--method", "max")
+    assert code == 2 and stderr.splitlines() == [
+        f'error: {out}: its fused images were made with method = "average", not "max"; use another --out or add '
+        "--overwrite"
+    ]
     assert folder_digest(out) == first
     code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out), "--method", "max", "--overwrite")
     assert code == 0 and "13 fused, 0 failed, 0 skipped" in stderr
@@ -175,8 +182,11 @@ def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
 def test_methods_command_lists_baselines() -> None:
     code, stdout, _ = run("methods")
     assert code == 0
-    names = [ln.split()[0] for ln in stdout.splitlines()]
+    names = [ln.split()[0] for ln in stdout.splitlines() if ln.strip()]
     assert {"average", "max", "laplacian"} <= set(names)
+    # the weights each method uses without --weights (issue 25: --weights takes files, no names)
+    assert "sage            shipped: sage_student.safetensors" in stdout.splitlines()
+    assert "sage-student    none shipped: --weights FILE is required" in stdout.splitlines()
 
 
 def test_interrupt_keeps_outputs_and_a_rerun_continues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -195,7 +205,8 @@ def test_interrupt_keeps_outputs_and_a_rerun_continues(tmp_path: Path, monkeypat
     args = ("fuse", "--ir", str(DATASETS / "TNO/ir"), "--vi", str(DATASETS / "TNO/vi"), "--out", str(tmp_path))
     code, _, stderr = run(*args)
     assert code == 130 and "interrupted: 2 fused" in stderr and "Traceback" not in stderr
-    assert len(list(tmp_path.iterdir())) == 2  # two complete outputs, no partial file
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".png", ".png"]  # two complete outputs, no
+    # partial file, and the record of what made them
     monkeypatch.setattr(FusionPipeline, "fuse_pair", real)
     code, _, stderr = run(*args)
     assert code == 0 and "11 fused, 0 failed, 2 skipped" in stderr

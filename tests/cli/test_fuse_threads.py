@@ -53,5 +53,6 @@ def test_a_failed_write_is_one_line_and_the_rest_is_written(tmp_path: Path) -> N
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1 and "FLIR_00018" in errors[0]
     assert "2 fused, 1 failed, 0 skipped" in result.stderr
-    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["FLIR_00006.png", "FLIR_00060.png"]
+    files = sorted(p.name for p in out.iterdir() if p.is_file())
+    assert files == ["FLIR_00006.png", "FLIR_00060.png", "provenance.json"]
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]

@@ -296,10 +296,37 @@ def write_report(result: BenchResult, command: str, machine: str, wall_s: float 
     lines += [DETECTION_NOTE, ""]
     lines += ["## Files", "", "- `values.csv`: every value in this report, and every per-image metric.", ""]
     lines += ["- fused images: `fused/<method>/<dataset>/`; timings of the runs that made them: `timing.json`.", ""]
+    made = provenance_lines(result)
+    if made:
+        lines += [
+            "- what made them (`fused/<method>/<dataset>/provenance.json`; a rerun reuses images only when this "
+            "matches):",
+            "",
+            *made,
+            "",
+        ]
     text = "\n".join(lines).encode()
     atomic_write(out / "report.md", lambda fh: fh.write(text))
     write_values(result, out / "values.csv")
     return out / "report.md"
+
+
+def provenance_lines(result: BenchResult) -> list[str]:
+    """One line per method column fused by samfuse: method, weights (sha256), options, masks."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for cell in result.cells.values():
+        rec = cell.record
+        if rec is None or cell.refused or cell.method in seen:
+            continue
+        seen.add(cell.method)
+        parts = [f"method `{rec['method']}`", f"weights `{rec['weights'] or 'none'}`"]
+        if rec.get("options"):
+            parts.append("options " + ", ".join(f"`{k}={v}`" for k, v in rec["options"].items()))
+        if rec.get("masks"):
+            parts.append(f"masks `{rec['masks']['provider']}` (version {rec['masks']['version']})")
+        out.append(f"  - `{cell.method}`: " + "; ".join(parts))
+    return out
 
 
 def _num(v: object) -> str:

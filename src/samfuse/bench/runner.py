@@ -1,11 +1,13 @@
 """The bench loop: for each dataset × method, fuse (only what is missing), time, evaluate; then the downstream
 checks (salience from the MSRS labels, AP of the user's detections).
 
-Fused images live in ``OUT/fused/<method>/<dataset>/<stem>.png``; a rerun skips every existing image (the
-method is not even built when nothing is missing) and takes the timing of the run that fused them from
-``OUT/timing.json``. Folders of fused images from outside samfuse join as ``NAME=DIR`` (``DIR/<dataset>/`` when
-that folder exists, else ``DIR`` itself, matched by stem). A method that cannot be built (no weights, unknown
-name) is one refusal line and the rest of the bench goes on.
+Fused images live in ``OUT/fused/<method>/<dataset>/<stem>.png`` with ``provenance.json`` beside them (what made
+them: method, sha256 of the weights, options, masks; :func:`samfuse.batch.fusion_record`). A rerun reuses them only
+when its own record is the same (otherwise that column is refused in one line naming the difference), skips every
+existing image (the method is not even built when nothing is missing) and takes the timing of the run that fused
+them from ``OUT/timing.json``. Folders of fused images from outside samfuse join as ``NAME=DIR``
+(``DIR/<dataset>/`` when that folder exists, else ``DIR`` itself, matched by stem). A method that cannot be built
+(no weights, unknown name) is one refusal line and the rest of the bench goes on.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from samfuse.batch import BatchReport, fuse_into
+from samfuse.batch import BatchReport, fuse_into, fusion_record
 from samfuse.data import get_dataset
 from samfuse.evaluation import ImageResult, evaluate_pairs, evaluation_pool, index_fused, report_problems
 from samfuse.io import InputError, Pair, atomic_write, read_raw
+from samfuse.io.provenance import RECORD, check_record, read_record
 
 from .detection import APResult, average_precision
 from .labels import MSRS_CLASSES, Box, read_yolo
@@ -112,6 +115,7 @@ class Cell:
     timing: Timing | None = None
     refused: str | None = None
     folder: Path | None = None
+    record: dict[str, Any] | None = None
 
     @property
     def evaluated(self) -> list[ImageResult]:
@@ -221,6 +225,16 @@ def _build(spec: MethodSpec, cfg: BenchConfig) -> Any:
     return pipeline
 
 
+def _record(spec: MethodSpec, cfg: BenchConfig, uses_masks: bool) -> dict[str, Any]:
+    """The provenance record of a column's fused images (:func:`samfuse.batch.fusion_record`)."""
+    provider = None
+    if uses_masks:
+        from samfuse.semantics import get_provider
+
+        provider = get_provider(cfg.masks or "regions")
+    return fusion_record(spec.method or spec.name, spec.weights, masks=provider)
+
+
 def _params(pipeline: Any) -> int | None:
     try:
         return int(sum(p.numel() for p in pipeline.method.parameters()))
@@ -278,16 +292,26 @@ def _run_cells(
                 missing = [p for p in pairs if not (folder / f"{p.stem}.png").exists()]
                 report = BatchReport("fused")
                 params = None
-                if missing:
-                    try:
+                pipeline = None
+                try:
+                    if missing:
                         pipeline = _build(spec, cfg)
-                    except Exception as err:  # MissingWeightsError, unknown name, bad file: one line
-                        reason = " ".join(str(err.args[0] if err.args else err).split())
-                        refused[spec.name] = reason
-                        cell.refused = reason
-                        on_error(f"{spec.name}: refused: {reason}")
-                        failed_any = True
-                        continue
+                        uses_masks = pipeline.method.needs_masks is not None
+                    else:  # not built: the same method (compared below) uses masks iff its record names them
+                        stored = read_record(folder / RECORD)
+                        uses_masks = stored is not None and stored.get("masks") is not None
+                    cell.record = _record(spec, cfg, uses_masks)
+                    check_record(folder, cell.record, has_outputs=len(missing) < len(pairs))
+                except Exception as err:  # MissingWeightsError, unknown name, bad file, other provenance: one line
+                    reason = " ".join(str(err.args[0] if err.args else err).split())
+                    if pipeline is None and missing:
+                        refused[spec.name] = reason  # the method cannot be built: the same on every dataset
+                    cell.refused = reason
+                    cell.folder = None
+                    on_error(f"{spec.name}: refused: {reason}")
+                    failed_any = True
+                    continue
+                if pipeline is not None:
                     params = _params(pipeline)
                     start = time.perf_counter()
                     with PeakMemory() as mem:

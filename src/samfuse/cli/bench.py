@@ -59,7 +59,13 @@ def bench_command(
     detection_labels: str,
     figure_pairs: int,
 ) -> None:
-    """Compare methods side by side: tables (mean ± std, best, rank), figures, speed, salience, detection AP."""
+    """Compare methods side by side: tables (mean ± std, best, rank), figures, speed, salience, detection AP.
+
+    \b
+    Examples:
+      samfuse bench --methods average,max,laplacian --data msrs,tno --out report/ --jobs 2
+      samfuse bench --methods sage,sage-student@sage_student_official.pt --data msrs --out report/
+    """
     from samfuse.bench import BenchConfig, MethodSpec, describe_machine, parse_methods, parse_named, run_bench
     from samfuse.bench.report import write_report
     from samfuse.data import get_dataset

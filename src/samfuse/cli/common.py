@@ -7,6 +7,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -115,30 +116,126 @@ def warnings_as_lines() -> Iterator[None]:
             warnings.showwarning = previous
 
 
-def parse_params(items: tuple[str, ...], option: str = "--param") -> dict[str, Any]:
-    """``KEY=VALUE`` items → ``{KEY: VALUE}``; values parsed as int, float, true/false, else kept as text."""
-    out: dict[str, Any] = {}
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
+def option_types(fn: Any) -> dict[str, Any]:
+    """The annotated types of a builder's (or a class's ``__init__``) keyword options; {} when unknown."""
+    import typing
+
+    target = fn.__init__ if isinstance(fn, type) else fn
+    try:
+        return typing.get_type_hints(target)
+    except Exception:  # noqa: BLE001  (an annotation that does not resolve: no typing, values are guessed)
+        return {}
+
+
+def _guess(text: str) -> Any:
+    """A value of an option whose type is not known: int, float, true/false, else the text."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text.lower() == "true" if text.lower() in ("true", "false") else text
+
+
+def convert_option(text: str, annotation: Any) -> Any:
+    """``text`` as a value of type ``annotation`` (bool, int, float, str, Path, Literal, tuple/list of those, and
+    ``X | None`` with ``none``); ValueError ``"expected …"`` when it is not one. Unknown types: guessed."""
+    import types
+    import typing
+
+    text = text.strip()
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) < len(typing.get_args(annotation)) and text.lower() in ("none", "null"):
+            return None
+        wanted = []
+        for arg in sorted(args, key=lambda a: a is str):  # text last: it accepts anything
+            try:
+                return convert_option(text, arg)
+            except ValueError as err:
+                wanted.append(str(err).removeprefix("expected "))
+        raise ValueError("expected " + " or ".join(wanted))
+    if origin is typing.Literal:
+        choices = typing.get_args(annotation)
+        for c in choices:
+            if text == str(c):
+                return c
+        raise ValueError(f"expected one of {', '.join(map(str, choices))}")
+    if origin in (tuple, list):
+        parts = [p.strip() for p in text.strip("[]()").split(",") if p.strip()]
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        if origin is tuple and args and Ellipsis not in typing.get_args(annotation) and len(parts) != len(args):
+            raise ValueError(f"expected {len(args)} comma-separated values")
+        items = [convert_option(p, args[i] if i < len(args) else (args[-1] if args else Any)) for i, p in
+                 enumerate(parts)]  # fmt: skip
+        return tuple(items) if origin is tuple else items
+    if annotation is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError("expected true or false")
+    if annotation is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+    if annotation is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError("expected a number") from None
+    if annotation is str:
+        return text
+    if annotation is Path:
+        return Path(text)
+    return _guess(text)
+
+
+def split_params(items: tuple[str, ...], option: str = "--param") -> dict[str, str]:
+    """``KEY=VALUE`` items → ``{KEY: "VALUE"}`` (text; ``-`` in keys read as ``_``), or one line and exit."""
+    out: dict[str, str] = {}
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             fail(f"{option} {item!r}: expected KEY=VALUE")
-        value: Any = text.strip()
-        for cast in (int, float):
-            try:
-                value = cast(text)
-                break
-            except ValueError:
-                pass
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            value = value.lower() == "true"
-        out[key.strip().replace("-", "_")] = value
+        out[key.strip().replace("-", "_")] = text.strip()
     return out
 
 
+def typed_params(raw: dict[str, Any], types: dict[str, Any], option: str = "--param") -> dict[str, Any]:
+    """Text values converted to the option's annotated type (:func:`convert_option`), or one line and exit
+    (``--param steps=2.5: expected a whole number``); values that are not text, and options of unknown type
+    (guessed), are kept."""
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not isinstance(value, str):
+            out[key] = value
+        elif key in types:
+            try:
+                out[key] = convert_option(value, types[key])
+            except ValueError as err:
+                fail(f"{option} {key}={value}: {err}")
+        else:
+            out[key] = _guess(value)
+    return out
+
+
+def parse_params(items: tuple[str, ...], option: str = "--param", types: dict[str, Any] | None = None) -> dict:
+    """``KEY=VALUE`` items → ``{KEY: value}``, typed by ``types`` (annotations) where known, else guessed (int,
+    float, true/false, else text); one line and exit for a malformed item or a value of the wrong type."""
+    return typed_params(split_params(items, option), types or {}, option)
+
+
 def method_params(method: str, params: tuple[str, ...], steps: int | None = None, backend: str = "torch") -> dict:
-    """``--param KEY=VALUE`` items (plus ``--steps N``) → the method's builder options, or end the command with one
-    line naming the options ``method`` has."""
-    options = parse_params(params, "--param")
+    """``--param KEY=VALUE`` items (plus ``--steps N``) → the method's builder options, each of the type the builder
+    declares, or end the command with one line naming the options ``method`` has, or the type a value lacks."""
+    options: dict[str, Any] = dict(split_params(params, "--param"))
     if steps is not None:
         if "steps" in options and options["steps"] != steps:
             fail(f"--steps {steps} and --param steps={options['steps']} disagree; give one")
@@ -148,23 +245,26 @@ def method_params(method: str, params: tuple[str, ...], steps: int | None = None
     if backend == "onnx":
         fail("--param/--steps: not available with --backend onnx (the exported graph has no options)")
     from samfuse.models import list_methods, method_options  # torch import kept out of `samfuse --help`
+    from samfuse.models.registry import method_builder
 
     if method not in list_methods():
-        return options  # the unknown method is reported by the builder, with the list of methods
+        return typed_params(options, {})  # the unknown method is reported by the builder, with the list of methods
     known = method_options(method)
     unknown = [k for k in options if k not in known]
     if unknown:
         names = ", ".join(("--steps" if k == "steps" and steps is not None else f"--param {k}") for k in unknown)
         fail(f"{names}: --method {method} has no such option (its options: {', '.join(known) or 'none'})")
-    return options
+    return typed_params(options, option_types(method_builder(method)))
 
 
 def build_provider(name: str, options: dict[str, Any], *, option: str = "--provider", params: str = "--param") -> Any:
     """The mask provider ``name`` with ``options``, or end the command with one line saying what is wrong."""
     from samfuse.semantics import ProviderError, UnknownOptionError, UnknownProviderError, get_provider, list_providers
+    from samfuse.semantics.registry import _entry
 
     if name not in list_providers():
         fail(f"unknown mask provider {name!r}; available: {', '.join(list_providers())}")
+    options = typed_params(options, option_types(_entry(name).builder), params)  # text values get their types
     try:
         provider = get_provider(name, **options)
     except UnknownOptionError as err:

@@ -38,11 +38,25 @@ from samfuse.metrics._malloc import tune_malloc
 
 
 def _fuse_dataset(pairs: list[Pair], method: str, weights: str | None, device: str, out: Path) -> BatchReport:
-    """Fuse every pair into ``out/<stem>.png`` (existing files are kept), as ``samfuse fuse`` does."""
+    """Fuse every pair into ``out/<stem>.png`` (existing files are kept when ``out/provenance.json`` says the same
+    method and weights made them; otherwise one line and exit 2), as ``samfuse fuse`` does."""
+    from samfuse.batch import fusion_record
     from samfuse.cli.fuse import build_pipeline
+    from samfuse.io.provenance import check_record
 
+    pipeline = build_pipeline(method, weights, device)
+    provider = pipeline.masks.provider if pipeline.masks is not None else None
+    try:
+        check_record(
+            out,
+            fusion_record(method, weights, masks=provider),
+            has_outputs=any((out / f"{p.stem}.png").exists() for p in pairs),
+            remedy="use another --fused folder or remove that one",
+        )
+    except InputError as err:
+        fail(str(err))
     report = BatchReport("fused")
-    fuse_into(build_pipeline(method, weights, device), pairs, out, report, overwrite=False, desc=f"fuse {method}")
+    fuse_into(pipeline, pairs, out, report, overwrite=False, desc=f"fuse {method}")
     return report
 
 

@@ -13,8 +13,8 @@ from samfuse.cli.common import (
     check_device,
     fail,
     method_params,
-    parse_params,
     parse_value_range,
+    split_params,
     warn,
     warn_pairing,
     warnings_as_lines,
@@ -38,13 +38,16 @@ def build_pipeline(
     """
     from samfuse.pipeline import FusionPipeline  # torch import kept out of `samfuse --help`
 
+    if backend != "onnx" and weights is not None and str(weights).lower().endswith(".onnx"):
+        fail(f"--weights {weights}: an exported ONNX file; add --backend onnx to run it")
     try:
         if backend == "onnx":
             from samfuse.export import onnx_method
 
             if device != "cpu":
                 fail(f"--backend onnx runs on the CPU (got --device {device})")
-            return FusionPipeline(onnx_method(method, weights), None, device, **options)
+            method_ = onnx_method(method, weights, on_note=lambda line: click.echo(f"note: {line}", err=True))
+            return FusionPipeline(method_, None, device, **options)
         return FusionPipeline(method, weights, device, **options)
     except (KeyError, ValueError, OSError, InputError) as err:
         fail(f"--method {method}: {err.args[0] if err.args else err}")
@@ -70,7 +73,7 @@ def build_mask_source(
     name = provider or "regions"
     if provider is None:
         click.echo("note: masks from the weight-free `regions` provider (choose with --masks)", err=True)
-    options = parse_params(params, "--mask-param")
+    options: dict[str, Any] = dict(split_params(params, "--mask-param"))  # typed by the provider (build_provider)
     if checkpoint is not None:
         if name != "sam":
             fail(f"--mask-checkpoint: only with --masks sam (not {name})")
@@ -90,7 +93,7 @@ def build_mask_source(
 @click.option("--vi", "vi", required=True, type=click.Path(path_type=Path), help="Visible (PET/SPECT) folder or file.")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (<stem>.png).")
 @click.option("--method", default=DEFAULT_METHOD, show_default=True, help="Registered method (see `samfuse methods`).")
-@click.option("--weights", default=None, help="Shipped weights name or a checkpoint path (methods with weights).")
+@click.option("--weights", default=None, help="Weights file (default: the shipped one; `samfuse methods` lists them).")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--gray", is_flag=True, help="Write only the fused luminance Y (grey PNG).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
@@ -222,7 +225,14 @@ def fuse_command(
     """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is).
 
     Videos: with a video --out (FUSED.mp4, .avi, .mkv) or video inputs (any format OpenCV's FFmpeg reads, frame
-    folders, frames/%05d.png), frames are paired by index and fused into one video (docs/video.md)."""
+    folders, frames/%05d.png), frames are paired by index and fused into one video (docs/video.md).
+
+    \b
+    Examples:
+      samfuse fuse --ir MSRS/ir --vi MSRS/vi --out fused/ --method laplacian
+      samfuse fuse --ir MSRS/ir --vi MSRS/vi --out fused-sg/ --method sgdfuse --steps 20 --param guidance=false
+      samfuse fuse --ir ir.mp4 --vi vis.mp4 --out fused.mp4 --method sage
+    """
     check_device(device)
     ir_option = "--ir-range"
     if value_range is not None:
@@ -292,12 +302,41 @@ def fuse_command(
             desc=f"fuse {method}",
         )
 
+    from samfuse.batch import fusion_record
+    from samfuse.io.provenance import RECORD, check_record, write_record
+
+    record = fusion_record(
+        method,
+        weights,
+        options={**options, **({"seed": seed} if seed is not None else {})},
+        masks=pipeline.masks.provider if pipeline.masks is not None else None,
+        color=color,
+        gray=gray,
+        resize_to=resize_to,
+        backend=backend,
+        **ranges,
+    )
+    if overwrite:  # the record comes back when every output is remade; interrupted, the folder is refused
+        (out / RECORD).unlink(missing_ok=True)
+    else:
+        try:
+            has_outputs = any((out / f"{p.stem}.png").exists() for p in pairs.pairs)
+            check_record(out, record, has_outputs=has_outputs, remedy="use another --out or add --overwrite")
+        except InputError as err:
+            fail(str(err))
+
     report = BatchReport("fused")
     warn_pairing(pairs, report)
 
     try:
         with warnings_as_lines():
             fuse_into(pipeline, pairs.pairs, out, report, overwrite=overwrite, desc=f"fuse {method}")
+        if overwrite:  # every output is this run's now: a failed pair's old output goes, not stays as if remade
+            for stem, _ in report.failed_items:
+                old = out / f"{stem}.png"
+                if old.is_file() and not old.is_symlink():
+                    old.unlink()
+            write_record(out / RECORD, record)
     except KeyboardInterrupt:
         # Outputs are written atomically: what exists is complete, and a rerun skips it.
         click.echo(f"interrupted: {report.summary()} so far; run again to continue", err=True)

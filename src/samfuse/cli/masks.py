@@ -18,7 +18,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from samfuse.cli.common import build_provider, fail, parse_params, warn
+from samfuse.cli.common import build_provider, fail, split_params, warn
 from samfuse.cli.report import BatchReport
 from samfuse.io import InputError, atomic_write, read_raw, write_image
 from samfuse.io.pairing import index_by_stem, scan_images
@@ -152,7 +152,7 @@ def masks_command(
         overlay,
     )
 
-    options = parse_params(params)
+    options: dict[str, Any] = dict(split_params(params))  # typed by the provider's annotations (build_provider)
     if provider_name == "sam":
         options.update({"checkpoint": checkpoint, "model": model, "preset": preset or "fast", "device": device})
     else:

@@ -17,12 +17,12 @@ def methods_command() -> None:
       samfuse fuse --method sage --weights sage.authors --ir IR --vi VIS --out OUT
     """
     from samfuse.models import list_methods  # registering the methods loads torch: only when this command runs
-    from samfuse.models.pretrained import tags_of
+    from samfuse.models.pretrained import is_default, tags_of
 
     entries = list_methods()
     width = max(map(len, entries), default=0)
     for name, description in entries.items():
         click.echo(f"{name:<{width}}  {description}")
         for p in tags_of(name):
-            mark = "*" if p.default and p.method == name else " "
+            mark = "*" if is_default(p, name) else " "
             click.echo(f"{'':<{width}}  {mark} --weights {p.name:<24} licence: {p.licence}; data: {p.data}")

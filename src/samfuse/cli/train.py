@@ -74,7 +74,7 @@ def _inputs(
 @click.option("--profile", default="cpu", show_default=True, help="Hyper-parameter profile of the task (cpu, paper).")
 @click.option(
     "--set", "settings", multiple=True, metavar="KEY=VALUE",
-    help="Override a profile field (repeatable), e.g. --set lr=1e-4 --set crop=[160,160]; checked on --resume.",
+    help="Override a profile field (repeatable), e.g. --set steps=2000 --set crop=[160,160]; checked on --resume.",
 )  # fmt: skip
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (config, log, checkpoints).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint.")
@@ -111,6 +111,10 @@ def train_command(
 ) -> None:
     """Train TASK (see --list, or a task of your own as package.module:Class) into the run folder --out.
 
+    \b
+    Examples:
+      samfuse train sage --out runs/sage --set steps=2000
+      samfuse train sgdfuse-stage1 --out runs/s1 --max-steps 60 --no-progress   # time a step first
     Multi-GPU: torchrun --nproc_per_node N -m samfuse train TASK ... --device cuda
     """
     from samfuse.io import InputError
@@ -178,7 +182,13 @@ def train_command(
         raise SystemExit(130) from None
     except KeyboardInterrupt:  # before the loop started (reading pairs, computing masks): nothing to save
         if _rank() == 0:
-            click.echo("interrupted before training started; masks computed so far are cached", err=True)
+            cache = mask_cache if mask_cache is not None else out / "masks"
+            again = "the same command (with --resume)" if resume else "the same command (no --resume needed)"
+            click.echo(
+                f"interrupted before training started: masks computed so far are kept in {cache}; run {again} to "
+                "continue",
+                err=True,
+            )
         raise SystemExit(130) from None
     except TrainingError as err:
         _fail(str(err), code=1)
@@ -186,5 +196,9 @@ def train_command(
         _fail(str(err), code=2)
     if _rank() == 0:
         state = "finished" if result.finished else f"stopped at step {result.step} of {result.total_steps}"
-        click.echo(f"{state}: {result.step} steps, weights in {out / 'weights'}", err=True)
+        weights = out / "weights"
+        if weights.is_dir() and any(weights.glob("*.safetensors")):
+            click.echo(f"{state}: {result.step} steps, weights in {weights}", err=True)
+        else:
+            click.echo(f"{state}: {result.step} steps, no weights written", err=True)
     raise SystemExit(1 if problems else 0)

@@ -17,7 +17,16 @@ from samfuse.io import InputError
 
 PACKAGE = Path(__file__).resolve().parents[1]
 
-__all__ = ["Pretrained", "PRETRAINED", "resolve", "tags_of", "default_tag", "UnknownWeightsError"]
+__all__ = [
+    "Pretrained",
+    "PRETRAINED",
+    "resolve",
+    "tags_of",
+    "default_tag",
+    "is_default",
+    "lookup",
+    "UnknownWeightsError",
+]
 
 
 class UnknownWeightsError(InputError):
@@ -44,6 +53,8 @@ class Pretrained:
     msrs: dict[str, float] = field(default_factory=dict)
     #: further method names that take these weights (e.g. ``sage-student`` for the ``sage`` network)
     also_for: tuple[str, ...] = ()
+    #: further method names whose default these are (e.g. ``sgdfuse-stage1`` reads the stage 1 of ``sgdfuse.cpu``)
+    default_for: tuple[str, ...] = ()
 
     @property
     def method(self) -> str:
@@ -127,6 +138,7 @@ PRETRAINED: dict[str, Pretrained] = {
             "SGDFuse two stages, regions masks",
             default=True,
             also_for=("sgdfuse-stage1",),
+            default_for=("sgdfuse-stage1",),
         ),
     )
 }
@@ -135,12 +147,17 @@ PRETRAINED: dict[str, Pretrained] = {
 def tags_of(method: str) -> list[Pretrained]:
     """The named weights a method takes (its own and those shared with it), default first."""
     found = [p for p in PRETRAINED.values() if p.method == method or method in p.also_for]
-    return sorted(found, key=lambda p: (not (p.default and p.method == method), p.name))
+    return sorted(found, key=lambda p: (not is_default(p, method), p.name))
+
+
+def is_default(p: Pretrained, method: str) -> bool:
+    """Whether ``p`` is what ``method`` loads without ``--weights``."""
+    return p.default and (p.method == method or method in p.default_for)
 
 
 def default_tag(method: str) -> Pretrained | None:
     """The method's default weights (used when no ``--weights`` is given), or None."""
-    return next((p for p in PRETRAINED.values() if p.method == method and p.default), None)
+    return next((p for p in PRETRAINED.values() if is_default(p, method)), None)
 
 
 def lookup(method: str, weights: str) -> Pretrained | None:

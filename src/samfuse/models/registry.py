@@ -53,6 +53,11 @@ def method_options(name: str) -> list[str]:
     return [p for p, v in params.items() if p != "weights" and v.kind is not inspect.Parameter.VAR_KEYWORD]
 
 
+def method_builder(name: str) -> Builder:
+    """The builder registered as ``name`` (KeyError if none): its annotations type ``--param`` values."""
+    return _REGISTRY[name].builder
+
+
 def samples(name: str) -> bool:
     """Whether the method ``name`` samples, i.e. its builder takes a ``seed`` option (``samfuse fuse --seed``):
     the same seed gives the identical output, another seed another sample. False for an unknown name."""

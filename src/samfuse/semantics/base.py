@@ -203,6 +203,9 @@ class MaskProvider(ABC):
     """
 
     name: ClassVar[str] = ""
+    #: Bumped when the provider's masks change for the same :meth:`params` (a new algorithm): the mask cache
+    #: records it and recomputes, with one note, what an older version made (:class:`~samfuse.semantics.MaskCache`).
+    version: ClassVar[int] = 1
 
     @property
     def model(self) -> str:

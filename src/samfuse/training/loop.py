@@ -212,6 +212,10 @@ class Trainer:
         checkpoint: Path | None = None
         if state.step >= stop:
             done = state.step >= state.total_steps
+            weights = self.run_dir / "weights"
+            if resumed and ctx.is_main and not any(weights.glob("*.safetensors")):  # e.g. deleted: the checkpoint's
+                meta = {**self.task.weights_metadata(), "step": str(state.step), "task": self.task.name}
+                save_weights(weights, self.task.modules(), meta)
             return TrainResult(state.step, state.total_steps, done, None, state.wall_s, task=self.task)
 
         from tqdm import tqdm

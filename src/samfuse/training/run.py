@@ -1,8 +1,12 @@
 """``train(...)``: one training run from options to weights (what ``samfuse train`` calls).
 
 Order: join the torchrun group (if any) → task and profile → pairs → run folder check (``config.json``) →
-training dataset (bad pairs left out, one line each) → masks computed once into the cache (split over the
-processes) → seeds → task → :class:`~samfuse.training.loop.Trainer`.
+training dataset (bad pairs left out, one line each) → schedule (a dataset too small for one full batch is refused
+here, before any mask is computed) → masks computed once into the cache (split over the processes) →
+``config.json`` written → seeds → task → :class:`~samfuse.training.loop.Trainer`.
+
+A run that stops before its first checkpoint (an error while building the task, Ctrl-C during the first step)
+removes the ``config.json`` and log it wrote, so the same command starts it again (no ``--resume`` needed).
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import torch
 from samfuse import __version__
 from samfuse.io import InputError, Pair, find_pairs
 
+from .checkpoint import latest_checkpoint
 from .distributed import barrier, close_distributed, init_distributed
-from .loop import Trainer, TrainResult, schedule
-from .rundir import CONFIG, RunConfigError, check_config, write_config
+from .loop import Trainer, TrainingError, TrainResult, schedule
+from .rundir import CONFIG, LOG, RunConfigError, check_config, write_config
 from .task import TaskContext, TrainingTask, get_task
 
 __all__ = ["train", "training_pairs"]
@@ -149,11 +154,6 @@ def train(
         elif (out / CONFIG).exists():
             raise RunConfigError(f"{out}: holds a run already ({CONFIG}); pass --resume to continue it")
         barrier()
-        if main:
-            out.mkdir(parents=True, exist_ok=True)
-            if not resume:
-                write_config(out, run, info)
-        barrier()
 
         from samfuse.data.training import TrainingPairs
 
@@ -171,11 +171,20 @@ def train(
             err(line)
         for line in dataset.skipped:
             warn(line)
+        try:  # before the masks: a run that cannot make one batch is refused before any long work
+            spe, total = schedule(len(dataset), prof, dist.world_size)
+        except TrainingError as e:
+            raise InputError(str(e)) from None
         if source is not None:
             source.prepare(dataset.pairs, rank=dist.rank, world_size=dist.world_size, progress=progress and main)
             barrier()
-
-        spe, total = schedule(len(dataset), prof, dist.world_size)
+        wrote = False
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                write_config(out, run, info)
+                wrote = True
+        barrier()
         _seed_all(seed)
         ctx = TaskContext(
             device=dist.device,
@@ -186,15 +195,21 @@ def train(
             rank=dist.rank,
             world_size=dist.world_size,
         )
-        trainer = Trainer(
-            task_cls(prof, ctx),
-            dataset,
-            out,
-            checkpoint_minutes=checkpoint_minutes,
-            max_steps=max_steps,
-            progress=progress,
-        )
-        result = trainer.fit(resume=resume)
+        try:
+            trainer = Trainer(
+                task_cls(prof, ctx),
+                dataset,
+                out,
+                checkpoint_minutes=checkpoint_minutes,
+                max_steps=max_steps,
+                progress=progress,
+            )
+            result = trainer.fit(resume=resume)
+        except BaseException:
+            if wrote and latest_checkpoint(out) is None:  # nothing to resume: the folder stays reusable
+                (out / CONFIG).unlink(missing_ok=True)
+                (out / LOG).unlink(missing_ok=True)
+            raise
         barrier()
         return result, len(dataset.problems)
     finally:

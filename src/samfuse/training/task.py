@@ -91,8 +91,19 @@ class Profile:
     def __post_init__(self) -> None:
         if (self.epochs is None) == (self.steps is None):
             raise ValueError("a profile sets exactly one of epochs and steps")
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+        for name in ("batch_size", "steps", "epochs", "log_every"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 0:
+            raise ValueError(f"workers must be a whole number >= 0, got {self.workers!r}")
+        crop = self.crop
+        if crop is not None and (
+            len(crop) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in crop)
+        ):
+            raise ValueError(f"crop must be [h, w], two whole numbers >= 1 (or null: whole images), got {list(crop)}")
+        if self.small not in ("pad", "skip"):
+            raise ValueError(f"small must be pad or skip, got {self.small!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able values (tuples become lists), as saved in the run config."""
@@ -139,7 +150,8 @@ class Profile:
         try:
             return dataclasses.replace(self, **changes)
         except (TypeError, ValueError) as err:
-            raise InputError(f"--set: {' '.join(str(err).split())}") from None
+            given = " ".join(f"--set {k}={v}" for k, v in items.items())
+            raise InputError(f"{given}: {' '.join(str(err).split())}") from None
 
 
 class Step(NamedTuple):

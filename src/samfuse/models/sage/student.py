@@ -162,7 +162,8 @@ class SageStudent(FusionMethod):
 NO_WEIGHTS = (
     "sage-student needs weights: pass --weights FILE, either the authors' released student "
     "(upstream RollingPlain/SAGE_IVIF checkpoints/checkpoints.pt; a copy is ../shared/reference/sage/"
-    "sage_student_official.pt) or a samfuse .safetensors file (train one with `samfuse train sage` once that exists)"
+    "sage_student_official.pt) or a samfuse .safetensors file (train one with `samfuse train sage`); "
+    "method `sage` is the student with the weights samfuse ships"
 )
 
 
