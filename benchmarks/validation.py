@@ -13,8 +13,9 @@ subprocess::
 
 and prints a Markdown table of the means of the 9 headline metrics (EN, SD, SF, AG, MI, SCD, VIF, Qabf, SSIM)
 plus colour fidelity CF, the fused luminance's black and white levels (p1, p99: mean 1st and 99th percentile,
-8-bit), the rank sum over the 9 (the rule that picks defaults: lowest rank sum wins, ties
-broken by the higher VIF), and how many of the 9 each candidate has at or above a reference row.
+8-bit), the rank sum over the 9 (the rule that picks defaults: lowest rank sum wins, ties broken by the higher
+VIF), and how many of the 9 each candidate has at or above a reference row. With ``--out X.md`` it also writes
+``X.json``: the means of every row, which ``tests/test_default_method.py`` re-checks the default against.
 
 Usage::
 
@@ -30,6 +31,7 @@ as stored (640×480) instead; ``--all-metrics`` adds every other cddfuse column 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -172,6 +174,8 @@ def main() -> None:
     md += ["", f"Best by the rank-sum rule: **{order[0]}** (then {', '.join(order[1:])})."]
     if args.out:
         write_report(args.out, md)
+        record = {"data": args.data, "command": " ".join(sys.argv[1:]), "machine": started, "rows": rows}
+        args.out.with_suffix(".json").write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     else:
         print("\n".join(md))
 
