@@ -32,6 +32,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             write_image(root / "data" / "MSRS" / side / f"{stem}.png", crop)
     torch.manual_seed(0)
     net = build("sgdfuse", profile="tiny", random_init=True)
+    # a residual HFAH starts at zero (its output is F1 whatever the masks): give its output conv weights, as
+    # training would, so the masks reach the fused image
+    torch.nn.init.normal_(net.hfah.out_conv.weight, std=0.05)
     save_weights(root / "sgdfuse_tiny.safetensors", net, net.config)
     return {"root": root, "data": root / "data", "weights": root / "sgdfuse_tiny.safetensors"}
 

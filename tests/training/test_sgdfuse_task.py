@@ -131,7 +131,17 @@ def test_one_step_trains_unet_and_hfah_only_and_f1_is_the_methods(runs, pair_dir
     out = task.training_step(batch, Step(0, 0, 0, 2))
     assert out["gated"] == 2 and all(math.isfinite(v) for v in out.values())
     m = task.method
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in [*m.unet.parameters(), *m.hfah.parameters()])
+
+    def learns(params) -> bool:  # noqa: ANN001
+        return all(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
+
+    # the residual head starts at zero (fused = F1): its output conv learns at once, the layers behind it once
+    # that conv is no longer zero, i.e. from the next step on
+    out_conv = list(m.hfah.out_conv.parameters())
+    assert learns(m.unet.parameters()) and learns(out_conv) and float(m.hfah.out_conv.weight.detach().abs().sum()) > 0
+    assert all(p.grad is not None for p in m.hfah.parameters())
+    task.training_step(batch, Step(2, 0, 0, 2))  # an even step: gated again
+    assert learns(m.unet.parameters()) and learns(m.hfah.parameters())
     assert all(p.grad is None and not p.requires_grad for p in m.stage1.parameters()) and not m.stage1.training
 
 

@@ -37,6 +37,17 @@ def msrs_crop(h: int = 37, w: int = 53, y: int = 200, x: int = 300) -> tuple[tor
     return torch.from_numpy(ir)[None, None].float(), torch.from_numpy(vi).permute(2, 0, 1)[None].float()
 
 
+def past_first_update(m: torch.nn.Module) -> torch.nn.Module:
+    """Give a residual HFAH's zero-initialised output conv small non-zero weights, as after its first optimiser
+    step: an untrained residual head returns F1 unchanged and passes no gradient back (tested below), so the
+    tests that follow gradients, seeds or masks through the head use one that has started to learn."""
+    head = m.hfah if hasattr(m, "hfah") else m
+    with torch.no_grad():
+        head.out_conv.weight.normal_(0.0, 0.05, generator=torch.Generator().manual_seed(1))
+        head.out_conv.bias.fill_(0.01)
+    return m
+
+
 def all_params_have_grad(module: torch.nn.Module) -> None:
     missing = [n for n, p in module.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
     assert not missing, missing
@@ -102,13 +113,21 @@ def test_unet_patch_runs_at_lower_resolution() -> None:
 
 
 @pytest.mark.parametrize("spatial", [False, True])
-def test_hfah_range_and_gradients(spatial: bool) -> None:
+@pytest.mark.parametrize("residual", [True, False])
+def test_hfah_range_and_gradients(spatial: bool, residual: bool) -> None:
     torch.manual_seed(0)
-    head = HFAH(hfah_for(TINY.unet, 8, spatial_attention=spatial))
+    head = HFAH(hfah_for(TINY.unet, 8, spatial_attention=spatial, residual=residual))
     feats = [torch.randn(2, 8, 16, 24, requires_grad=True), torch.randn(2, 16, 8, 12, requires_grad=True)]
+    anchor = torch.rand(2, 3, 16, 24) * 2 - 1
+    if residual:  # the zero-initialised correction: the untrained head hands the anchor (F1) back exactly
+        out = head(feats)
+        assert torch.equal(out, torch.zeros_like(out)) and torch.equal(head.compose(out, anchor), anchor)
+        past_first_update(head)
     out = head(feats)
     assert out.shape == (2, 3, 16, 24) and float(out.detach().abs().max()) <= 1
-    out.sum().backward()
+    fused = head.compose(out, anchor)
+    assert torch.equal(fused, anchor + out if residual else out)
+    fused.sum().backward()
     all_params_have_grad(head)
     assert feats[1].grad is not None and float(feats[1].grad.abs().sum()) > 0
 
@@ -125,7 +144,8 @@ def test_full_model_backward_reaches_every_parameter() -> None:
     gamma = torch.tensor([0.9])
     xt = m.scheduler.add_noise(f1, noise, gamma=gamma)
     eps, feats = m.unet(torch.cat([xt, masks * 2 - 1], 1), gamma, return_features=True)
-    loss = (eps - noise).abs().mean() + (m.hfah(feats) - vi * 2 + 1).abs().mean()
+    past_first_update(m)
+    loss = (eps - noise).abs().mean() + (m.hfah.compose(m.hfah(feats), f1) - vi * 2 + 1).abs().mean()
     loss.backward()
     all_params_have_grad(m)
 
@@ -162,7 +182,7 @@ def real_masks(h: int, w: int) -> torch.Tensor:
 
 
 def test_odd_size_round_trip_range_and_determinism() -> None:
-    m = sgdfuse()
+    m = past_first_update(sgdfuse())  # an untrained residual head returns F1 whatever the seed
     ir, vi = msrs_crop(37, 53)
     with torch.inference_mode():
         a = m(ir, vi, masks=real_masks(37, 53))
@@ -186,7 +206,7 @@ def test_padding_is_reflect_and_cropped_back() -> None:
 
 
 def test_mask_forms_are_equivalent_and_checked() -> None:
-    m = sgdfuse()
+    m = past_first_update(sgdfuse())  # an untrained residual head returns F1 whatever the masks
     ir, vi = msrs_crop(24, 32)
     t = real_masks(24, 32)
     arrays = (t[0, 0].numpy().astype(bool), t[0, 1].numpy().astype(bool))
@@ -277,3 +297,63 @@ def test_profiles_build_and_match() -> None:
     paper = get_profile("paper")
     assert (paper.unet.width, paper.unet.channel_mults, paper.unet.res_blocks) == (64, (1, 2, 4, 8), 2)
     assert (paper.unet.attn_res, paper.unet.dropout, paper.sampler.steps, paper.hfah.dim) == ((16,), 0.2, 60, 64)
+
+
+def test_an_untrained_residual_stage2_returns_f1_exactly() -> None:
+    """Issue 24: the refiner cannot do worse than its input at the start: with the zero-initialised HFAH
+    correction, sgdfuse (any seed, any masks, any start) is sgdfuse-stage1 bit for bit (a size the U-Net needs no
+    padding for, so both run stage 1 on the same pixels)."""
+    ir, vi = msrs_crop(96, 128, y=192, x=256)
+    for profile in ("tiny", "cpu"):
+        torch.manual_seed(0)
+        full = build("sgdfuse", profile=profile, random_init=True, start_gamma=0.86, seed=3).eval()
+        assert full.config.hfah.residual
+        s1 = build("sgdfuse-stage1", profile=profile, random_init=True)
+        s1.stage1.load_state_dict(full.stage1.state_dict())
+        with torch.inference_mode():
+            want = s1(ir, vi)
+            assert torch.equal(full(ir, vi, masks=real_masks(96, 128)), want)
+            assert torch.equal(full(ir, vi, masks=torch.zeros(1, 2, 96, 128)), want)
+            # the sampler's own sample (the no-HFAH ablation) is not anchored: it differs
+            no_hfah = build("sgdfuse", profile=profile, random_init=True, use_hfah=False, start_gamma=0.86)
+            no_hfah.load_state_dict(full.state_dict())
+            assert not torch.equal(no_hfah(ir, vi, masks=real_masks(96, 128)), want)
+
+
+def test_configs_stored_before_issue_24_read_as_the_replacing_head_with_visible_chroma() -> None:
+    import json
+
+    new = get_profile("cpu")
+    assert new.hfah.residual and new.chroma == "visible"
+    assert SGDFuseConfig.from_json(new.to_json()) == new
+    old = json.loads(new.to_json())
+    del old["hfah"]["residual"], old["chroma"]  # what a file written before the keys existed holds
+    cfg = SGDFuseConfig.from_json(json.dumps(old))
+    assert not cfg.hfah.residual and cfg.chroma == "visible"
+    assert not HFAH(cfg.hfah).out_conv.weight.eq(0).all()  # R's head keeps PyTorch's default init
+    with pytest.raises(ValueError, match="chroma"):
+        replace(new, chroma="rgb")
+
+
+@pytest.mark.parametrize("name", ["sgdfuse-stage1", "sgdfuse"])
+def test_chroma_visible_keeps_the_visible_cb_cr(name: str) -> None:
+    from samfuse.io.colour import split_luma
+
+    ir, vi = msrs_crop(48, 64, y=200, x=300)
+    kw = {"profile": "tiny", "random_init": True}
+    torch.manual_seed(0)
+    visible = build(name, **kw)
+    network = build(name, chroma="network", **kw)
+    network.load_state_dict(visible.state_dict())
+    masks = {"masks": real_masks(48, 64)} if name == "sgdfuse" else {}
+    with torch.inference_mode():
+        a, b = visible(ir, vi, **masks), network(ir, vi, **masks)
+    assert a.shape == b.shape == (1, 3, 48, 64) and float(a.min()) >= 0 and float(a.max()) <= 1
+    y_a, cbcr_a = split_luma(a)
+    y_b, cbcr_b = split_luma(b)
+    unclipped = ((a > 1e-4) & (a < 1 - 1e-4)).all(1, keepdim=True)  # where merging Y and chroma needed no clip
+    assert float(unclipped.float().mean()) > 0.5
+    cbcr_vi = split_luma(vi)[1]
+    assert float(((cbcr_a - cbcr_vi).abs() * unclipped).max()) < 1e-5  # the visible chroma, exactly
+    assert float(((y_a - y_b).abs() * unclipped).max()) < 1e-5  # the networks' luminance, exactly
+    assert float((cbcr_b - cbcr_vi).abs().mean()) > 1e-3  # the networks' own chroma differs

@@ -13,6 +13,12 @@ Per decoder level (highest resolution first, channels ``width·mults``):
 The levels are concatenated (L·dim channels) → 3×3 conv → ``dim``, ReLU → 3×3 conv → ``dim/2``, ReLU → 3×3 conv
 → 3·patch² → Tanh (then pixel-shuffled by ``patch`` when the U-Net runs at 1/patch resolution; ``patch = 1``
 is R's head). Output in [−1, 1].
+
+``residual`` (samfuse's deviation from R and the paper, issue 24; docs/sgdfuse.md "Diagnosis (issue 24)"): the
+head's output is a **correction** added to the stage-1 image, fused = F1 + HFAH(features) (:meth:`HFAH.compose`),
+and its last conv starts at zero, so an untrained head returns F1 exactly. ``residual=False`` is R's head, whose
+output *is* the fused image (the weights shipped before issue 24 were trained that way; a stored configuration
+without the key reads as ``False``).
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ class HFAHConfig:
     spatial_attention: bool = False
     out_channels: int = 3
     patch: int = 1
+    #: the output is a zero-initialised correction added to F1 (:meth:`HFAH.compose`) rather than the image itself
+    residual: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "in_channels", tuple(self.in_channels))
@@ -71,7 +79,8 @@ class SpatialAttention(nn.Module):
 
 
 class HFAH(nn.Module):
-    """``forward(features) -> image``: ``features`` highest resolution first; output (B, 3, p·H0, p·W0) in [−1, 1]."""
+    """``forward(features) -> image or correction``: ``features`` highest resolution first; output (B, 3, p·H0, p·W0)
+    in [−1, 1]: the fused image (``residual=False``) or the correction to add to F1 (:meth:`compose`)."""
 
     def __init__(self, config: HFAHConfig | None = None) -> None:
         super().__init__()
@@ -92,6 +101,19 @@ class HFAH(nn.Module):
             nn.Conv2d(d // 2, cfg.out_channels * cfg.patch**2, 3, padding=1),
             nn.Tanh(),
         )
+        if cfg.residual:  # a correction that starts at zero: the untrained head hands F1 back unchanged
+            nn.init.zeros_(self.out_conv.weight)
+            nn.init.zeros_(self.out_conv.bias)
+
+    @property
+    def out_conv(self) -> nn.Conv2d:
+        """The last conv (before the Tanh): zero at initialisation when ``residual``."""
+        return self.head[-2]  # type: ignore[return-value]
+
+    def compose(self, out: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+        """The fused image from the head's ``out`` (:meth:`forward`): ``anchor + out`` (F1 + correction) when
+        ``residual``, else ``out`` itself (R's head). Not clamped; both (B, 3, H, W) in the [−1, 1] scale."""
+        return anchor + out if self.config.residual else out
 
     def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
         if len(features) != len(self.proj):

@@ -1,7 +1,11 @@
 """The registered SGDFuse methods (``sgdfuse-stage1`` and ``sgdfuse``) and their weights files.
 
 Method boundary (the samfuse contract): IR (B,1,H,W) and visible RGB (B,3,H,W) in [0, 1] → RGB in [0, 1];
-inside, everything is in [−1, 1] (the authors' range). ``sgdfuse`` takes the ``modality_mask`` product as
+inside, everything is in [−1, 1] (the authors' range). Colour (``config.chroma``, default ``"visible"``): the
+networks see and emit RGB, but the method keeps only the BT.601 luminance of their (clamped) output and puts the
+visible Cb/Cr back (:func:`samfuse.io.colour.merge_luma`, the pipeline's ``ycbcr`` path for ``consumes="y"``
+methods), so SGDFuse keeps the visible colour like every other samfuse method; ``"network"`` returns the networks'
+RGB (the behaviour before issue 24). ``sgdfuse`` takes the ``modality_mask`` product as
 ``masks``: M_ir and M_vis, binary, as a tensor (B,2,H,W) or (2,H,W) (channel 0 = IR, 1 = VIS), or a pair
 ``(m_ir, m_vis)`` of H×W arrays/tensors (bool or {0,1}), or a dict with keys ``"ir"`` and ``"vis"``. The
 U-Net sees them as {−1, +1}; an empty mask is −1 everywhere (the no-guidance ablation feeds exactly that).
@@ -28,6 +32,7 @@ from safetensors.torch import save as save_safetensors
 from torch import nn
 
 from samfuse.io import atomic_write
+from samfuse.io.colour import merge_luma, split_luma
 from samfuse.models.base import FusionMethod, MissingWeightsError
 from samfuse.models.registry import register
 from samfuse.models.sgdfuse.hfah import HFAH
@@ -93,6 +98,15 @@ def _channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
+def _with_chroma(rgb: torch.Tensor, vi: torch.Tensor, chroma: str) -> torch.Tensor:
+    """The method's output from the networks' RGB in [0, 1]: its luminance with ``vi``'s Cb/Cr (``"visible"``),
+    or the RGB itself (``"network"``); contiguous, in [0, 1]."""
+    rgb = rgb.clamp(0.0, 1.0)
+    if chroma == "visible":
+        rgb = merge_luma(split_luma(rgb)[0], split_luma(vi.float())[1])
+    return rgb.contiguous()
+
+
 class SGDFuseStage1Method(FusionMethod):
     """SGDFuse stage 1 on its own (the ablation "stage 1 alone"): F1 mapped to [0, 1]."""
 
@@ -105,8 +119,8 @@ class SGDFuseStage1Method(FusionMethod):
         self.to(memory_format=torch.channels_last)
 
     def forward(self, ir: torch.Tensor, vi: torch.Tensor, masks: Any = None) -> torch.Tensor:
-        ir, vi = _channels_last(ir * 2 - 1), _channels_last(vi * 2 - 1)
-        return ((self.stage1(ir, vi) + 1) / 2).contiguous()
+        f1 = self.stage1(_channels_last(ir * 2 - 1), _channels_last(vi * 2 - 1))
+        return _with_chroma((f1 + 1) / 2, vi, self.config.chroma)
 
 
 class SGDFuseMethod(FusionMethod):
@@ -137,7 +151,8 @@ class SGDFuseMethod(FusionMethod):
         cfg = self.config
         b, _, h, w = vi.shape
         if not cfg.diffusion:  # ablation: stage 1 alone (no padding needed, masks unused)
-            return ((self.stage1(_channels_last(ir * 2 - 1), _channels_last(vi * 2 - 1)) + 1) / 2).contiguous()
+            f1 = self.stage1(_channels_last(ir * 2 - 1), _channels_last(vi * 2 - 1))
+            return _with_chroma((f1 + 1) / 2, vi, cfg.chroma)
         if cfg.guidance:
             if masks is None:
                 raise ValueError("sgdfuse needs modality_mask masks (M_ir, M_vis); pass masks=")
@@ -165,7 +180,7 @@ class SGDFuseMethod(FusionMethod):
             precision=s.precision,
         )
         img = out.fused if cfg.use_hfah and out.fused is not None else out.sample
-        return ((crop(img, hw).clamp(-1, 1) + 1) / 2).contiguous()
+        return _with_chroma((crop(img, hw) + 1) / 2, vi, cfg.chroma)
 
 
 def save_weights(path: str | Path, model: nn.Module, config: SGDFuseConfig) -> None:
@@ -221,10 +236,13 @@ def _config(
 
 @register("sgdfuse-stage1", "SGDFuse stage 1: MSFEM IR + Restormer VIS + cross-attention → RGB (shipped cpu weights)")
 def build_sgdfuse_stage1(
-    weights: str | Path | None = None, profile: str = "cpu", random_init: bool = False
+    weights: str | Path | None = None, profile: str = "cpu", random_init: bool = False, chroma: str | None = None
 ) -> SGDFuseStage1Method:
-    """``weights``: a stage-1 or full SGDFuse file; ``random_init=True`` (tests, speed) builds ``profile`` untrained."""
+    """``weights``: a stage-1 or full SGDFuse file; ``random_init=True`` (tests, speed) builds ``profile`` untrained.
+    ``chroma``: ``"visible"`` (default: the visible Cb/Cr on F1's luminance) or ``"network"`` (F1's own RGB)."""
     cfg, tensors, path = _config(weights, profile, random_init, "sgdfuse-stage1")
+    if chroma is not None:
+        cfg = replace(cfg, chroma=chroma)  # type: ignore[arg-type]  (checked by SGDFuseConfig)
     method = SGDFuseStage1Method(cfg)
     if tensors is not None:
         _load_into(method, tensors, path, prefix_filter="stage1.")
@@ -246,6 +264,7 @@ def build_sgdfuse(
     diffusion: bool | None = None,
     use_hfah: bool | None = None,
     start_gamma: float | None = None,
+    chroma: str | None = None,
 ) -> SGDFuseMethod:
     """Build SGDFuse; the sampler options and the ablations override what the weights file (or profile) says.
 
@@ -253,6 +272,8 @@ def build_sgdfuse(
     ``use_hfah=False``: the sampler's own output. ``kind``: ``"ddpm"`` (default) or ``"ddim"`` (eta 0).
     ``start_gamma``: the noise level γ (signal share) F1 is noised to before it is denoised back (the SDEdit start;
     1 = no noise, smaller = more noise; the file's value, 0.86 unless a model card says otherwise).
+    ``chroma``: ``"visible"`` (default: the fused luminance with the visible Cb/Cr) or ``"network"`` (the
+    networks' RGB, as before issue 24).
     """
     cfg, tensors, path = _config(weights, profile, random_init, "sgdfuse")
     sampler = {
@@ -273,7 +294,9 @@ def build_sgdfuse(
     if start_gamma is not None:
         cfg = replace(cfg, scheduler=replace(cfg.scheduler, start_gamma=float(start_gamma)))
     ablate = {
-        k: v for k, v in {"guidance": guidance, "diffusion": diffusion, "use_hfah": use_hfah}.items() if v is not None
+        k: v
+        for k, v in {"guidance": guidance, "diffusion": diffusion, "use_hfah": use_hfah, "chroma": chroma}.items()
+        if v is not None
     }
     if ablate:
         cfg = replace(cfg, **ablate)

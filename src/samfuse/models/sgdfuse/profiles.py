@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from samfuse.models.sgdfuse.hfah import HFAHConfig
 from samfuse.models.sgdfuse.sampler import SamplerConfig
@@ -26,10 +26,10 @@ from samfuse.models.sgdfuse.scheduler import SchedulerConfig
 from samfuse.models.sgdfuse.stage1 import Stage1Config
 from samfuse.models.sgdfuse.unet import UNetConfig
 
-__all__ = ["SGDFuseConfig", "PROFILES", "get_profile", "hfah_for"]
+__all__ = ["SGDFuseConfig", "PROFILES", "Chroma", "CHROMAS", "get_profile", "hfah_for"]
 
 
-def hfah_for(unet: UNetConfig, dim: int = 64, spatial_attention: bool = False) -> HFAHConfig:
+def hfah_for(unet: UNetConfig, dim: int = 64, spatial_attention: bool = False, residual: bool = True) -> HFAHConfig:
     """The HFAH configuration that matches ``unet``'s decoder levels and patch size."""
     return HFAHConfig(
         in_channels=tuple(unet.width * m for m in unet.channel_mults),
@@ -37,14 +37,26 @@ def hfah_for(unet: UNetConfig, dim: int = 64, spatial_attention: bool = False) -
         spatial_attention=spatial_attention,
         out_channels=unet.out_channels,
         patch=unet.patch,
+        residual=residual,
     )
+
+
+#: Where the output's chroma comes from: ``"visible"`` (the fused image's BT.601 luminance with the visible
+#: Cb/Cr put back, as every samfuse method does) or ``"network"`` (the networks' RGB as it comes out).
+Chroma = Literal["visible", "network"]
+CHROMAS: tuple[str, ...] = ("visible", "network")
 
 
 @dataclass(frozen=True)
 class SGDFuseConfig:
     """The whole SGDFuse model. Ablations (the paper's): ``guidance=False`` feeds empty mask channels (and the
     method needs no masks), ``diffusion=False`` returns stage 1 alone, ``use_hfah=False`` returns the sampler's
-    own final sample instead of HFAH's image."""
+    own final sample instead of HFAH's image.
+
+    ``chroma`` (:data:`Chroma`, docs/sgdfuse.md "Colour"): ``"visible"`` (default, also for files written before
+    the key existed) keeps the networks' luminance only and puts the visible chroma back; ``"network"`` returns
+    the networks' RGB. ``hfah.residual`` is ``False`` for a stored configuration without the key (the heads
+    trained before issue 24 emit the image itself)."""
 
     stage1: Stage1Config = field(default_factory=Stage1Config)
     unet: UNetConfig = field(default_factory=UNetConfig)
@@ -54,8 +66,11 @@ class SGDFuseConfig:
     guidance: bool = True
     diffusion: bool = True
     use_hfah: bool = True
+    chroma: Chroma = "visible"
 
     def __post_init__(self) -> None:
+        if self.chroma not in CHROMAS:
+            raise ValueError(f"chroma must be one of {', '.join(CHROMAS)}, got {self.chroma!r}")
         want = tuple(self.unet.width * m for m in self.unet.channel_mults)
         if self.hfah.in_channels != want or self.hfah.patch != self.unet.patch:
             raise ValueError(
@@ -80,9 +95,13 @@ class SGDFuseConfig:
             "scheduler": SchedulerConfig,
             "sampler": SamplerConfig,
         }
+        if "hfah" in data and "residual" not in data["hfah"]:  # written before issue 24: R's replacing head
+            data = {**data, "hfah": {**data["hfah"], "residual": False}}
         kwargs: dict[str, Any] = {k: t(**data[k]) for k, t in parts.items() if k in data}
         kwargs.update({k: bool(data[k]) for k in ("guidance", "diffusion", "use_hfah") if k in data})
-        unknown = sorted(set(data) - set(parts) - {"guidance", "diffusion", "use_hfah"})
+        if "chroma" in data:
+            kwargs["chroma"] = str(data["chroma"])
+        unknown = sorted(set(data) - set(parts) - {"guidance", "diffusion", "use_hfah", "chroma"})
         if unknown:
             raise ValueError(f"unknown SGDFuse config keys: {', '.join(unknown)}")
         return cls(**kwargs)

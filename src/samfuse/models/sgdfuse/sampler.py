@@ -4,8 +4,12 @@
   every step, only x_t changes.
 * SDEdit-style start: F1 (stage 1's image, [−1, 1]) is noised to the scheduler's start timestep
   (γ ≈ 0.86, the end of SR3's 60-step sampling schedule) and denoised back in ``steps`` steps.
-* The last step (t = 0) runs the U-Net once more with ``return_features=True``; HFAH on those decoder features
-  is the fused image. Without HFAH (ablation) the sampler's own final sample is returned.
+* The last step (t = 0) runs the U-Net with ``return_features=True``; HFAH reads those decoder features. With
+  a residual head (the default since issue 24) the fused image is **F1 + HFAH(features)**, anchored on the clean
+  F1, so the sampler's residual noise reaches the output only through the features and an untrained (zero)
+  head returns F1 exactly; R's replacing head (``residual=False``, the pre-issue-24 weights) emits the fused
+  image itself. Without HFAH (ablation) the sampler's own final sample is returned (x̂0 clamped to [−1, 1] at
+  every step, :meth:`NoiseScheduler.step`).
 * Sizes: everything is reflect-padded to the U-Net's multiple and cropped back by the caller
   (:func:`pad_to_multiple`, :func:`crop`).
 * Large images: ``tile`` runs the U-Net (and HFAH) on overlapping tiles blended with linear ramps. This is
@@ -125,7 +129,8 @@ def autocast(precision: Precision, device: torch.device) -> AbstractContextManag
 
 @dataclass(frozen=True)
 class RefineOutput:
-    """``fused``: HFAH's image (None without HFAH); ``sample``: the sampler's own final x0; both [−1, 1]."""
+    """``fused``: HFAH's image (None without HFAH; F1 + correction for a residual head, not clamped); ``sample``:
+    the sampler's own final x0, clamped to [−1, 1]."""
 
     fused: torch.Tensor | None
     sample: torch.Tensor
@@ -170,6 +175,6 @@ def refine(
         inp = torch.cat([x, mask_channels.to(x.dtype)], dim=1)
         res = net(inp) if tile is None else tiled_apply(net, inp, tile, tile_overlap)
         if want_head:
-            fused = res[1]
+            fused = hfah.compose(res[1], f1)  # type: ignore[union-attr]  (residual: F1 + correction)
         x = scheduler.step(res[0], t, x, generator=generator).prev_sample
     return RefineOutput(fused, x.clamp(-1.0, 1.0))

@@ -8,7 +8,9 @@ Design note ``design/sgdfuse.md`` §1, §3 and §5 (decisions in docs/sgdfuse.md
 * **Stage 2** (``sgdfuse``): stage 1 **frozen**, loaded from ``--set stage1=FILE`` (a stage-1 weights file;
   refused in one line before any work when missing or not stage-1 weights). The U-Net and HFAH train jointly
   with one Adam: the refiner reading, x0 = F1, U-Net input concat(x_t, M_ir, M_vis) (masks in [−1, 1]),
-  ε-prediction.
+  ε-prediction. The fused image the fusion terms score is F1 + HFAH's correction (a residual head, zero at
+  initialisation; issue 24), and the terms are computed on the luminance (``space="y"``) by default, since the
+  method keeps only the luminance of its output.
   - **F1 is precomputed at full resolution** (the loop's ``extra_inputs``, batch key ``"f1"``), exactly as the
     method computes it at inference (reflect-padded to the U-Net multiple, stage 1, cropped back), then cropped
     and flipped with the images and masks. Why not on the crop: stage 1's channel attention and SE pooling
@@ -49,12 +51,14 @@ from torch import nn
 
 from samfuse.data.masks import ModalityMasks
 from samfuse.io import InputError, Pair, is_grey, to_unit_float
+from samfuse.models.sgdfuse.hfah import HFAH
 from samfuse.models.sgdfuse.method import CONFIG_KEY, SGDFuseMethod, SGDFuseStage1Method, load_weights
 from samfuse.models.sgdfuse.profiles import PROFILES as MODEL_PROFILES
 from samfuse.models.sgdfuse.profiles import SGDFuseConfig, get_profile
 from samfuse.models.sgdfuse.sampler import crop as crop_to
 from samfuse.models.sgdfuse.sampler import pad_to_multiple
 from samfuse.models.sgdfuse.scheduler import NoiseScheduler
+from samfuse.models.sgdfuse.unet import UNet
 from samfuse.training.losses.sgdfuse import stage1_loss, stage2_loss
 from samfuse.training.task import Profile, Step, TaskContext, TrainingTask, register_task
 
@@ -104,7 +108,9 @@ class Stage2Profile(Profile):
     fusion_max_t: int = 99
     #: ``"max"`` (default) or ``"regional"`` (the note's alternative target)
     target: str = "max"
-    space: str = "rgb"
+    #: ``"y"`` (default since issue 24): the fusion terms on the BT.601 luminance, the only part of the output the
+    #: method keeps (it puts the visible chroma back); ``"rgb"``: per RGB channel (the lineage, before issue 24)
+    space: str = "y"
 
 
 #: ``paper``: the note's stage I (Adam 1e-4, batch 16, 160² crops with h/v flips, ~40k iterations).
@@ -226,17 +232,20 @@ class SGDFuseStage1Task(TrainingTask):
 
 
 class _Refiner(nn.Module):
-    """U-Net + HFAH as one module (what DistributedDataParallel wraps): ε, and HFAH's image when asked."""
+    """U-Net + HFAH as one module (what DistributedDataParallel wraps): ε, and HFAH's fused image when asked
+    (F1 + HFAH's correction for a residual head, :meth:`HFAH.compose`, exactly as the sampler composes it)."""
 
-    def __init__(self, unet: nn.Module, hfah: nn.Module) -> None:
+    def __init__(self, unet: UNet, hfah: HFAH) -> None:
         super().__init__()
         self.unet, self.hfah = unet, hfah
 
-    def forward(self, x: torch.Tensor, gamma: torch.Tensor, head: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, x: torch.Tensor, gamma: torch.Tensor, head: bool, anchor: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         if not head:
             return self.unet(x, gamma), None
         eps, feats = self.unet(x, gamma, return_features=True)
-        return eps, self.hfah(feats)
+        return eps, self.hfah.compose(self.hfah(feats), anchor)
 
 
 @register_task("sgdfuse", "SGDFuse stage 2: mask-conditioned diffusion refiner + HFAH on a frozen stage 1")
@@ -317,7 +326,7 @@ class SGDFuseTask(TrainingTask):
         x_t = self.scheduler.add_noise(x0, noise, gamma=gamma)
         inp = torch.cat([x_t, masks * 2 - 1], dim=1)
         head = t <= p.fusion_max_t
-        eps, fused = self.forward(inp, gamma, head)
+        eps, fused = self.forward(inp, gamma, head, x0)
         loss = stage2_loss(
             eps,
             noise,
