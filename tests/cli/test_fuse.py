@@ -182,11 +182,17 @@ def test_console_script_exit_code_and_no_traceback(tmp_path: Path) -> None:
 def test_methods_command_lists_baselines() -> None:
     code, stdout, _ = run("methods")
     assert code == 0
-    names = [ln.split()[0] for ln in stdout.splitlines() if ln.strip()]
+    names = [ln.split()[0] for ln in stdout.splitlines() if ln.strip() and not ln.startswith(" ")]
     assert {"average", "max", "laplacian"} <= set(names)
-    # the weights each method uses without --weights (issue 25: --weights takes files, no names)
-    assert "sage            shipped: sage_student.safetensors" in stdout.splitlines()
-    assert "sage-student    none shipped: --weights FILE is required" in stdout.splitlines()
+    # the weights names --weights accepts, the default (*) first, with licence (issues 22, 25)
+    from samfuse.models.pretrained import default_tag
+
+    lines = stdout.splitlines()
+    sage = lines.index(next(ln for ln in lines if ln.startswith("sage ")))
+    assert lines[sage + 1].split()[:3] == ["*", "--weights", default_tag("sage").name]
+    assert any("--weights sage.authors" in ln and "licence: MIT (c) 2025 Guanyao Wu" in ln for ln in lines)
+    student = lines.index(next(ln for ln in lines if ln.startswith("sage-student ")))
+    assert "needs --weights" in lines[student] and lines[student + 1].split()[0] == "--weights"  # no default
 
 
 def test_interrupt_keeps_outputs_and_a_rerun_continues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
