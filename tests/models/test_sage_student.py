@@ -103,7 +103,8 @@ def test_default_output_is_clamped_raw_is_not(net: SageStudentNet) -> None:
 
 def test_no_weights_says_how_to_get_them() -> None:
     with pytest.raises(
-        ValueError, match=r"needs weights: pass --weights FILE.*sage_student_official\.pt.*samfuse train"
+        ValueError,
+        match=r"needs weights: pass --weights sage\.authors.*--weights FILE.*sage_student_official\.pt.*samfuse train",
     ):
         build("sage-student")
     result = CliRunner().invoke(

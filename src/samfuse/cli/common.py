@@ -17,6 +17,9 @@ from samfuse.io.errors import InputError
 from samfuse.io.pairing import PairSet
 from samfuse.io.reading import ValueRange
 
+#: ``--weights`` help text, the same in every command.
+WEIGHTS_HELP = "Weights name (`samfuse methods` lists them, e.g. sage.authors) or file; default: the method's default."
+
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: <message>`` as one line on stderr and exit with ``code`` (no traceback)."""

@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 
 from samfuse.batch import DEFAULT_METHOD
-from samfuse.cli.common import fail, warnings_as_lines
+from samfuse.cli.common import WEIGHTS_HELP, fail, warnings_as_lines
 from samfuse.io import InputError
 
 
 @click.command("demo")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output folder (fused/ and demo.jpg).")
 @click.option("--method", default=DEFAULT_METHOD, show_default=True, help="Registered method (see `samfuse methods`).")
-@click.option("--weights", default=None, help="Weights file for the method (default: its shipped weights, if any).")
+@click.option("--weights", default=None, help=WEIGHTS_HELP)
 @click.option("--overwrite", is_flag=True, help="Fuse again, replacing fused images made by another method.")
 def demo_command(out: Path, method: str, weights: str | None, overwrite: bool) -> None:
     """Fuse three sample pairs shipped with samfuse (no data folder needed) and draw IR | visible | fused.

@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from samfuse.batch import BatchReport, fuse_into
-from samfuse.cli.common import check_device, fail, warn, warn_pairing
+from samfuse.cli.common import WEIGHTS_HELP, check_device, fail, warn, warn_pairing
 from samfuse.evaluation import (
     ImageResult,
     evaluate_pairs,
@@ -70,7 +70,7 @@ def _fuse_dataset(pairs: list[Pair], method: str, weights: str | None, device: s
 )
 @click.option("--data", "data", default=None, help="Named dataset to fuse and evaluate (see `samfuse data`).")
 @click.option("--method", default=None, help="With --data: the registered method to fuse with.")
-@click.option("--weights", default=None, help="With --data: weights for the method.")
+@click.option("--weights", default=None, help=WEIGHTS_HELP)
 @click.option("--device", default="cpu", show_default=True, help="With --data: cpu, cuda or cuda:N.")
 @click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Datasets folder (with --data).")
 @click.option(

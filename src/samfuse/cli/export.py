@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from samfuse.cli.common import fail
+from samfuse.cli.common import WEIGHTS_HELP, fail
 from samfuse.io import InputError
 from samfuse.io.paths import check_output_file
 
@@ -14,7 +14,7 @@ from samfuse.io.paths import check_output_file
 @click.command("export")
 @click.option("--method", required=True, help="Registered method (see `samfuse methods`).")
 @click.option(
-    "--weights", default=None, help="Weights file (default: the method's shipped weights; see `samfuse methods`)."
+    "--weights", default=None, help=WEIGHTS_HELP
 )
 @click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True, help="File format.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file (e.g. sage_student.onnx).")

@@ -9,6 +9,7 @@ import click
 
 from samfuse.batch import DEFAULT_METHOD, fuse_into
 from samfuse.cli.common import (
+    WEIGHTS_HELP,
     build_provider,
     check_device,
     fail,
@@ -93,7 +94,7 @@ def build_mask_source(
 @click.option("--vi", "vi", required=True, type=click.Path(path_type=Path), help="Visible (PET/SPECT) folder or file.")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (<stem>.png).")
 @click.option("--method", default=DEFAULT_METHOD, show_default=True, help="Registered method (see `samfuse methods`).")
-@click.option("--weights", default=None, help="Weights file (default: the shipped one; `samfuse methods` lists them).")
+@click.option("--weights", default=None, help=WEIGHTS_HELP)
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
 @click.option("--gray", is_flag=True, help="Write only the fused luminance Y (grey PNG).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from samfuse.cli.common import (
+    WEIGHTS_HELP,
     check_device,
     command_line,
     error,
@@ -62,7 +63,7 @@ def _build_method(method: str, weights: str | None, device: str, options: dict[s
 @click.command("robustness")
 @click.argument("more_specs", nargs=-1, metavar="[SPEC]...")
 @click.option("--method", required=True, help="A registered method that needs masks (e.g. sgdfuse, sage-teacher).")
-@click.option("--weights", default=None, help="Weights file (default: the shipped one; `samfuse methods` lists them).")
+@click.option("--weights", default=None, help=WEIGHTS_HELP)
 @click.option(
     "--param", "params", multiple=True, metavar="KEY=VALUE", help="Method option (as `samfuse fuse --param`)."
 )

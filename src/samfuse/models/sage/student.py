@@ -160,7 +160,8 @@ class SageStudent(FusionMethod):
 #: What to tell a user who asked for the student without weights (samfuse ships none and never fuses with
 #: random weights).
 NO_WEIGHTS = (
-    "sage-student needs weights: pass --weights FILE, either the authors' released student "
+    "sage-student needs weights: pass --weights sage.authors (the authors' student, shipped) or another name "
+    "`samfuse methods` lists, or --weights FILE, e.g. the authors' released student "
     "(upstream RollingPlain/SAGE_IVIF checkpoints/checkpoints.pt; a copy is ../shared/reference/sage/"
     "sage_student_official.pt) or a samfuse .safetensors file (train one with `samfuse train sage`); "
     "method `sage` is the student with the weights samfuse ships"
