@@ -51,3 +51,21 @@ def test_short_run_learns_and_ships_its_output_mapping(tmp_path: Path, loss: str
     raw = method.forward_raw(torch.rand(1, 1, 24, 30), torch.rand(1, 1, 24, 30))
     if output == "unit":
         assert float(raw.min()) > 0.0 and float(raw.max()) < 1.0
+
+
+def test_init_from_the_authors_weights_name(tmp_path: Path) -> None:
+    from samfuse.io import InputError
+    from samfuse.models.pretrained import PRETRAINED
+    from samfuse.models.sage.student import load_student
+    from samfuse.training.tasks.sage_student import PROFILES, StudentTask
+
+    prof = PROFILES["cpu"].override({"init": "sage.authors"})
+    StudentTask.check_profile(prof)
+    assert StudentTask.init_file("sage.authors") == PRETRAINED["sage.authors"].path
+    from samfuse.training import TaskContext
+
+    task = StudentTask(prof, TaskContext(torch.device("cpu"), 0, tmp_path, 10, 10))
+    want = load_student(PRETRAINED["sage.authors"].path).state_dict()
+    assert all(torch.equal(v, want[k]) for k, v in task.student.state_dict().items())
+    with pytest.raises(InputError, match=r"^--set init=nope\.safetensors: no such weights file nor weights name"):
+        StudentTask.check_profile(PROFILES["cpu"].override({"init": "nope.safetensors"}))

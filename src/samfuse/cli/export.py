@@ -13,9 +13,7 @@ from samfuse.io.paths import check_output_file
 
 @click.command("export")
 @click.option("--method", required=True, help="Registered method (see `samfuse methods`).")
-@click.option(
-    "--weights", default=None, help=WEIGHTS_HELP
-)
+@click.option("--weights", default=None, help=WEIGHTS_HELP)
 @click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True, help="File format.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output file (e.g. sage_student.onnx).")
 @click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset (17 to 20 with torch 2.13).")

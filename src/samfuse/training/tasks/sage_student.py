@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -44,7 +45,7 @@ class StudentProfile(Profile):
     grad_weight: float = 10.0
     #: "tanh" (the authors') or "unit" ((tanh + 1) / 2)
     output: str = "tanh"
-    #: a student weights file to start from (None = from scratch)
+    #: student weights to start from, a file or a weights name such as ``sage.authors`` (None = from scratch)
     init: str | None = None
 
     def __post_init__(self) -> None:
@@ -69,20 +70,26 @@ class StudentTask(TrainingTask):
 
     profiles = PROFILES
 
+    @staticmethod
+    def init_file(init: str) -> Path:
+        """``init`` as a file: a weights name of ``sage`` (``sage.authors``) or a path."""
+        from samfuse.models.pretrained import resolve
+
+        path = resolve("sage", init)
+        assert path is not None
+        return path
+
     @classmethod
     def check_profile(cls, profile: Profile) -> None:
         init = getattr(profile, "init", None)
-        if init is not None:
-            from pathlib import Path
-
-            if not Path(init).is_file():
-                raise InputError(f"--set init={init}: no such weights file")
+        if init is not None and not cls.init_file(init).is_file():
+            raise InputError(f"--set init={init}: no such weights file nor weights name of sage")
 
     def __init__(self, profile: StudentProfile, ctx: TaskContext) -> None:
         super().__init__(profile, ctx)
         self.student = SageStudentNet(output=profile.output)
         if profile.init is not None:
-            self.student.load_state_dict(load_student(profile.init).state_dict(), strict=True)
+            self.student.load_state_dict(load_student(self.init_file(profile.init)).state_dict(), strict=True)
         self.student = self.student.to(ctx.device).train()
         self.forward = ctx.wrap(self.student)
         self.opt = torch.optim.Adam(self.student.parameters(), lr=profile.lr)
