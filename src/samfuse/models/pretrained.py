@@ -129,6 +129,17 @@ PRETRAINED: dict[str, Pretrained] = {
             default=True,
         ),
         Pretrained(
+            "seafusion.authors",
+            "models/seafusion/weights/seafusion_authors.safetensors",
+            "3c3c84e356bf17b7b42a2e8005a0e9c8873085309f3c398186b7a4f5721727c5",
+            "MIT (c) 2023 Linfeng Tang; models/seafusion/weights/LICENSE.seafusion",
+            "Tang, Yuan, Ma, Information Fusion 82, 2022; github.com/Linfeng-Tang/VIF-Benchmark "
+            "Checkpoint/SeAFusion/SeAFusion.pth @ 23f2e51, converted to safetensors unchanged",
+            "MSRS train (authors, per the paper)",
+            "SeAFusion: content loss + semantic loss of a segmentation network in the loop (authors' code)",
+            default=True,
+        ),
+        Pretrained(
             "sgdfuse.cpu",
             "models/sgdfuse/weights/sgdfuse_cpu.safetensors",
             "0eb4461d2c286bbed99a8ff96af64f5a66ee25314dac7c35cc5cc2bd3a2d8789",
