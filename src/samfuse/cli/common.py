@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -16,6 +16,10 @@ from samfuse.cli.report import BatchReport
 from samfuse.io.errors import InputError
 from samfuse.io.pairing import PairSet
 from samfuse.io.reading import ValueRange
+
+if TYPE_CHECKING:
+    from samfuse.pipeline import FusionPipeline
+    from samfuse.semantics import MaskSource
 
 #: ``--weights`` help text, the same in every command.
 WEIGHTS_HELP = "Weights name (`samfuse methods` lists them, e.g. sage.authors) or file; default: the method's default."
@@ -280,3 +284,63 @@ def build_provider(name: str, options: dict[str, Any], *, option: str = "--provi
     if note:
         click.echo(f"note: {note}", err=True)
     return provider
+
+
+def build_pipeline(
+    method: str, weights: str | None, device: str, *, backend: str = "torch", **options: Any
+) -> FusionPipeline:
+    """Build the fusion pipeline, or end the command with one line naming the method and the reason.
+
+    ``backend="onnx"``: the method runs through onnxruntime (``--weights`` may then be an exported ``.onnx``
+    file; otherwise the method is exported once into the cache folder, see :func:`samfuse.export.onnx_method`).
+    """
+    from samfuse.pipeline import FusionPipeline  # torch import kept out of `samfuse --help`
+
+    if backend != "onnx" and weights is not None and str(weights).lower().endswith(".onnx"):
+        fail(f"--weights {weights}: an exported ONNX file; add --backend onnx to run it")
+    try:
+        if backend == "onnx":
+            from samfuse.export import onnx_method
+
+            if device != "cpu":
+                fail(f"--backend onnx runs on the CPU (got --device {device})")
+            method_ = onnx_method(method, weights, on_note=lambda line: click.echo(f"note: {line}", err=True))
+            return FusionPipeline(method_, None, device, **options)
+        return FusionPipeline(method, weights, device, **options)
+    except (KeyError, ValueError, OSError, InputError) as err:
+        fail(f"--method {method}: {err.args[0] if err.args else err}")
+
+
+def build_mask_source(
+    provider: str | None,
+    cache: Path | None,
+    checkpoint: Path | None,
+    params: tuple[str, ...],
+    *,
+    inputs: dict[str, Path],
+    device: str = "cpu",
+    default_cache: bool = True,
+) -> MaskSource:
+    """The pipeline's mask source from the ``--masks``/``--mask-*`` options (one line and exit on any problem).
+
+    Without ``--mask-cache`` the masks go to the default cache folder, or (``default_cache=False``, videos: frames
+    rarely repeat) nowhere."""
+    from samfuse.io.paths import cache_dir, check_output_dir
+    from samfuse.semantics import MaskSource
+
+    name = provider or "regions"
+    if provider is None:
+        click.echo("note: masks from the weight-free `regions` provider (choose with --masks)", err=True)
+    options: dict[str, Any] = dict(split_params(params, "--mask-param"))  # typed by the provider (build_provider)
+    if checkpoint is not None:
+        if name != "sam":
+            fail(f"--mask-checkpoint: only with --masks sam (not {name})")
+        options.update({"checkpoint": checkpoint, "device": device})
+    if cache is None and not default_cache:
+        return MaskSource(build_provider(name, options, option="--masks", params="--mask-param"), None)
+    folder = cache if cache is not None else cache_dir() / "masks"
+    try:
+        check_output_dir(folder, inputs, option="--mask-cache")
+    except InputError as err:
+        fail(str(err))
+    return MaskSource(build_provider(name, options, option="--masks", params="--mask-param"), folder)

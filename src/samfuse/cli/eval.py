@@ -41,7 +41,7 @@ def _fuse_dataset(pairs: list[Pair], method: str, weights: str | None, device: s
     """Fuse every pair into ``out/<stem>.png`` (existing files are kept when ``out/provenance.json`` says the same
     method and weights made them; otherwise one line and exit 2), as ``samfuse fuse`` does."""
     from samfuse.batch import fusion_record
-    from samfuse.cli.fuse import build_pipeline
+    from samfuse.cli.common import build_pipeline
     from samfuse.io.provenance import check_record
 
     pipeline = build_pipeline(method, weights, device)
