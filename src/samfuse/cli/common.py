@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -16,10 +17,13 @@ from samfuse.cli.report import BatchReport
 from samfuse.io.errors import InputError
 from samfuse.io.pairing import PairSet
 from samfuse.io.reading import ValueRange
+from samfuse.shard import Shard, ShardError, resolve_shard
 
 if TYPE_CHECKING:
     from samfuse.pipeline import FusionPipeline
     from samfuse.semantics import MaskSource
+
+T = TypeVar("T")
 
 #: ``--weights`` help text, the same in every command.
 WEIGHTS_HELP = "Weights name (`samfuse methods` lists them, e.g. sage.authors) or file; default: the method's default."
@@ -29,6 +33,37 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: <message>`` as one line on stderr and exit with ``code`` (no traceback)."""
     click.echo(f"error: {' '.join(str(message).split())}", err=True)
     sys.exit(code)
+
+
+def shard_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--shard INDEX/COUNT``, the same in ``fuse``, ``eval`` and ``masks`` (``what``: the items split)."""
+    return click.option(
+        "--shard",
+        "shard",
+        default=None,
+        metavar="INDEX/COUNT",
+        help=f"Take shard INDEX/COUNT (0-based) of the {what} sorted by stem: every COUNT-th from INDEX. Default: "
+        "from torchrun (RANK/WORLD_SIZE), a Slurm array (SLURM_ARRAY_TASK_ID) or a Kubernetes indexed job "
+        "(JOB_COMPLETION_INDEX and SAMFUSE_SHARD_COUNT); none set: all of them. See docs/scale-out.md.",
+    )
+
+
+def get_shard(text: str | None) -> Shard | None:
+    """This run's shard from ``--shard`` or the environment (None: unsharded), or one line and exit 2."""
+    try:
+        return resolve_shard(text, os.environ)
+    except ShardError as err:
+        fail(str(err))
+
+
+def take_shard(shard: Shard | None, items: Sequence[T], key: Callable[[T], str], noun: str) -> list[T]:
+    """``shard``'s part of ``items`` (all of them when unsharded), with a note saying which part it is."""
+    if shard is None:
+        return list(items)
+    taken = shard.take(items, key)
+    origin = "" if shard.source.startswith("--shard") else f" (from {shard.source})"
+    note(f"note: shard {shard.label}{origin}: {len(taken)} of {len(items)} {noun}")
+    return taken
 
 
 def command_line(ctx: click.Context) -> str:

@@ -13,8 +13,11 @@ from samfuse.cli.common import (
     build_pipeline,
     check_device,
     fail,
+    get_shard,
     method_params,
     parse_value_range,
+    shard_option,
+    take_shard,
     warn,
     warn_pairing,
     warnings_as_lines,
@@ -131,6 +134,7 @@ from samfuse.io.paths import check_output_dir
     help="Videos, mask-guided methods: compute masks every N frames and reuse them in between (default 1: every "
     "frame; N divides the mask cost by N, masks lag moving objects by up to N-1 frames).",
 )
+@shard_option("pairs")
 def fuse_command(
     ir: Path,
     vi: Path,
@@ -157,6 +161,7 @@ def fuse_command(
     fps: float | None,
     fourcc: str | None,
     mask_every: int | None,
+    shard: str | None,
 ) -> None:
     """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is).
 
@@ -184,6 +189,9 @@ def fuse_command(
     from samfuse.cli import video as cli_video
 
     video = cli_video.wants_video(ir, vi, out)
+    shard_ = get_shard(shard)
+    if video and shard_ is not None:
+        fail(f"{shard_.source}: a video is fused whole, not sharded (give --shard 0/1 to fuse it in every task)")
     video_only = {"--preview": preview, "--fps": fps, "--fourcc": fourcc, "--mask-every": mask_every}
     if not video and any(v for v in video_only.values()):
         given = ", ".join(k for k, v in video_only.items() if v)
@@ -194,6 +202,7 @@ def fuse_command(
     else:
         try:
             pairs = find_pairs(ir, vi)
+            todo = take_shard(shard_, pairs.pairs, lambda p: p.stem, "pairs")
             check_output_dir(out, {"--ir": ir, "--vi": vi})
         except InputError as err:
             fail(str(err))
@@ -252,12 +261,16 @@ def fuse_command(
         backend=backend,
         **ranges,
     )
-    if overwrite:  # the record comes back when every output is remade; interrupted, the folder is refused
+    # Shards of one run share --out and its record (the record does not name the shard): a shard checks the
+    # record against every pair's output, not only its own, and never removes it, so a sharded --overwrite
+    # remakes images with the same settings only.
+    if overwrite and shard_ is None:  # the record comes back when every output is remade; interrupted, refused
         (out / RECORD).unlink(missing_ok=True)
     else:
+        remedy = "use another --out or add --overwrite" if shard_ is None else "use another --out"
         try:
             has_outputs = any((out / f"{p.stem}.png").exists() for p in pairs.pairs)
-            check_record(out, record, has_outputs=has_outputs, remedy="use another --out or add --overwrite")
+            check_record(out, record, has_outputs=has_outputs, remedy=remedy)
         except InputError as err:
             fail(str(err))
 
@@ -266,13 +279,14 @@ def fuse_command(
 
     try:
         with warnings_as_lines():
-            fuse_into(pipeline, pairs.pairs, out, report, overwrite=overwrite, desc=f"fuse {method}")
+            fuse_into(pipeline, todo, out, report, overwrite=overwrite, desc=f"fuse {method}")
         if overwrite:  # every output is this run's now: a failed pair's old output goes, not stays as if remade
             for stem, _ in report.failed_items:
                 old = out / f"{stem}.png"
                 if old.is_file() and not old.is_symlink():
                     old.unlink()
-            write_record(out / RECORD, record)
+            if shard_ is None:
+                write_record(out / RECORD, record)
     except KeyboardInterrupt:
         # Outputs are written atomically: what exists is complete, and a rerun skips it.
         click.echo(f"interrupted: {report.summary()} so far; run again to continue", err=True)
