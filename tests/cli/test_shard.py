@@ -283,3 +283,20 @@ def test_masks_shards_fill_one_cache(pairs: tuple[Path, Path], tmp_path: Path) -
 def _stems_of_index(index: Path) -> list[str]:
     with open(index, newline="") as fh:
         return [row["stem"] for row in csv.DictReader(fh)]
+
+
+def test_videos_and_sequences_are_not_sharded(
+    pairs: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ir, vi = pairs
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert_one_error(
+        run("fuse", "--ir", ir, "--vi", vi, "--out", tmp_path / "fused.mp4"),
+        "RANK=1, WORLD_SIZE=2: a video is fused whole, not sharded (give --shard 0/1 to fuse it in every task)",
+    )
+    assert_one_error(
+        run("eval", "--ir", ir, "--vi", vi, "--fused", ir, "--temporal", "--shard", "1/2"),
+        "--shard 1/2: sequences are evaluated whole, not sharded (give --shard 0/1 in every task)",
+    )
+    assert not list(tmp_path.iterdir())
