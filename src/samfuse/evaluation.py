@@ -255,3 +255,35 @@ def write_csv(path: Path, results: list[ImageResult], metrics: list[str]) -> Non
         w.writerow([r.stem, *("" if math.isnan(r.values[m]) else repr(r.values[m]) for m in metrics)])
     data = buf.getvalue().encode()
     atomic_write(path, lambda fh: fh.write(data))
+
+
+def read_csv(path: Path) -> tuple[list[str], list[ImageResult]]:
+    """The metric columns and rows of a CSV written by :func:`write_csv` (an empty cell reads as NaN, listed in
+    the row's ``undefined``); :class:`InputError`, one line, for a file that is not one."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read it ({err.__class__.__name__}: {err})") from None
+    if not rows or not rows[0] or rows[0][0] != "image":
+        raise InputError(f"{path}: not a samfuse eval CSV (the first column must be image)")
+    metrics = rows[0][1:]
+    results: list[ImageResult] = []
+    seen: set[str] = set()
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(rows[0]):
+            raise InputError(f"{path}: line {line} has {len(row)} values, the header {len(rows[0])}")
+        stem = row[0]
+        if stem in seen:
+            raise InputError(f"{path}: line {line}: image {stem} is in this file twice")
+        seen.add(stem)
+        res = ImageResult(stem)
+        for name, text in zip(metrics, row[1:], strict=True):
+            try:
+                res.values[name] = float(text) if text else math.nan
+            except ValueError:
+                raise InputError(f"{path}: line {line}: {name} {text!r} is not a number") from None
+            if not text:
+                res.undefined.append(f"{name} (empty in {path.name})")
+        results.append(res)
+    return metrics, results

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -16,6 +17,13 @@ from samfuse.cli.report import BatchReport
 from samfuse.io.errors import InputError
 from samfuse.io.pairing import PairSet
 from samfuse.io.reading import ValueRange
+from samfuse.shard import Shard, ShardError, resolve_shard
+
+if TYPE_CHECKING:
+    from samfuse.pipeline import FusionPipeline
+    from samfuse.semantics import MaskSource
+
+T = TypeVar("T")
 
 #: ``--weights`` help text, the same in every command.
 WEIGHTS_HELP = "Weights name (`samfuse methods` lists them, e.g. sage.authors) or file; default: the method's default."
@@ -25,6 +33,37 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``error: <message>`` as one line on stderr and exit with ``code`` (no traceback)."""
     click.echo(f"error: {' '.join(str(message).split())}", err=True)
     sys.exit(code)
+
+
+def shard_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--shard INDEX/COUNT``, the same in ``fuse``, ``eval`` and ``masks`` (``what``: the items split)."""
+    return click.option(
+        "--shard",
+        "shard",
+        default=None,
+        metavar="INDEX/COUNT",
+        help=f"Take shard INDEX/COUNT (0-based) of the {what} sorted by stem: every COUNT-th from INDEX. Default: "
+        "from torchrun (RANK/WORLD_SIZE), a Slurm array (SLURM_ARRAY_TASK_ID) or a Kubernetes indexed job "
+        "(JOB_COMPLETION_INDEX and SAMFUSE_SHARD_COUNT); none set: all of them. See docs/scale-out.md.",
+    )
+
+
+def get_shard(text: str | None) -> Shard | None:
+    """This run's shard from ``--shard`` or the environment (None: unsharded), or one line and exit 2."""
+    try:
+        return resolve_shard(text, os.environ)
+    except ShardError as err:
+        fail(str(err))
+
+
+def take_shard(shard: Shard | None, items: Sequence[T], key: Callable[[T], str], noun: str) -> list[T]:
+    """``shard``'s part of ``items`` (all of them when unsharded), with a note saying which part it is."""
+    if shard is None:
+        return list(items)
+    taken = shard.take(items, key)
+    origin = "" if shard.source.startswith("--shard") else f" (from {shard.source})"
+    note(f"note: shard {shard.label}{origin}: {len(taken)} of {len(items)} {noun}")
+    return taken
 
 
 def command_line(ctx: click.Context) -> str:
@@ -280,3 +319,63 @@ def build_provider(name: str, options: dict[str, Any], *, option: str = "--provi
     if note:
         click.echo(f"note: {note}", err=True)
     return provider
+
+
+def build_pipeline(
+    method: str, weights: str | None, device: str, *, backend: str = "torch", **options: Any
+) -> FusionPipeline:
+    """Build the fusion pipeline, or end the command with one line naming the method and the reason.
+
+    ``backend="onnx"``: the method runs through onnxruntime (``--weights`` may then be an exported ``.onnx``
+    file; otherwise the method is exported once into the cache folder, see :func:`samfuse.export.onnx_method`).
+    """
+    from samfuse.pipeline import FusionPipeline  # torch import kept out of `samfuse --help`
+
+    if backend != "onnx" and weights is not None and str(weights).lower().endswith(".onnx"):
+        fail(f"--weights {weights}: an exported ONNX file; add --backend onnx to run it")
+    try:
+        if backend == "onnx":
+            from samfuse.export import onnx_method
+
+            if device != "cpu":
+                fail(f"--backend onnx runs on the CPU (got --device {device})")
+            method_ = onnx_method(method, weights, on_note=lambda line: click.echo(f"note: {line}", err=True))
+            return FusionPipeline(method_, None, device, **options)
+        return FusionPipeline(method, weights, device, **options)
+    except (KeyError, ValueError, OSError, InputError) as err:
+        fail(f"--method {method}: {err.args[0] if err.args else err}")
+
+
+def build_mask_source(
+    provider: str | None,
+    cache: Path | None,
+    checkpoint: Path | None,
+    params: tuple[str, ...],
+    *,
+    inputs: dict[str, Path],
+    device: str = "cpu",
+    default_cache: bool = True,
+) -> MaskSource:
+    """The pipeline's mask source from the ``--masks``/``--mask-*`` options (one line and exit on any problem).
+
+    Without ``--mask-cache`` the masks go to the default cache folder, or (``default_cache=False``, videos: frames
+    rarely repeat) nowhere."""
+    from samfuse.io.paths import cache_dir, check_output_dir
+    from samfuse.semantics import MaskSource
+
+    name = provider or "regions"
+    if provider is None:
+        click.echo("note: masks from the weight-free `regions` provider (choose with --masks)", err=True)
+    options: dict[str, Any] = dict(split_params(params, "--mask-param"))  # typed by the provider (build_provider)
+    if checkpoint is not None:
+        if name != "sam":
+            fail(f"--mask-checkpoint: only with --masks sam (not {name})")
+        options.update({"checkpoint": checkpoint, "device": device})
+    if cache is None and not default_cache:
+        return MaskSource(build_provider(name, options, option="--masks", params="--mask-param"), None)
+    folder = cache if cache is not None else cache_dir() / "masks"
+    try:
+        check_output_dir(folder, inputs, option="--mask-cache")
+    except InputError as err:
+        fail(str(err))
+    return MaskSource(build_provider(name, options, option="--masks", params="--mask-param"), folder)

@@ -11,17 +11,31 @@ standard deviation of each metric, and reports per-image problems as one line ea
   each such metric; the image counts as evaluated, the cell is empty and that metric's ``n`` leaves it out.
 
 With ``--data NAME --method NAME`` it first fuses a named dataset with a registered method.
+
+Scale-out (docs/scale-out.md): ``--shard INDEX/COUNT`` (or the scheduler's environment, :mod:`samfuse.shard`)
+evaluates one shard of the pairs and writes ``--out TABLE.csv`` as ``TABLE.part-INDEX-of-COUNT.csv``;
+``--merge [PARTS]...`` puts the parts together into ``--out`` and prints the table one run would have printed.
 """
 
 from __future__ import annotations
 
+import glob
 import tempfile
 from pathlib import Path
 
 import click
 
 from samfuse.batch import BatchReport, fuse_into
-from samfuse.cli.common import WEIGHTS_HELP, check_device, fail, warn, warn_pairing
+from samfuse.cli.common import (
+    WEIGHTS_HELP,
+    check_device,
+    fail,
+    get_shard,
+    shard_option,
+    take_shard,
+    warn,
+    warn_pairing,
+)
 from samfuse.evaluation import (
     ImageResult,
     evaluate_pairs,
@@ -35,13 +49,17 @@ from samfuse.io import InputError, Pair, find_pairs
 from samfuse.io.paths import check_output_dir, check_output_file
 from samfuse.metrics import CONVENTIONS, get_convention
 from samfuse.metrics._malloc import tune_malloc
+from samfuse.shard import ShardError, check_stems, collect_parts, merge_parts, part_path
 
 
-def _fuse_dataset(pairs: list[Pair], method: str, weights: str | None, device: str, out: Path) -> BatchReport:
+def _fuse_dataset(
+    pairs: list[Pair], method: str, weights: str | None, device: str, out: Path, batch: list[Pair]
+) -> BatchReport:
     """Fuse every pair into ``out/<stem>.png`` (existing files are kept when ``out/provenance.json`` says the same
-    method and weights made them; otherwise one line and exit 2), as ``samfuse fuse`` does."""
+    method and weights made them; otherwise one line and exit 2), as ``samfuse fuse`` does. ``batch``: every pair
+    of the dataset (``pairs`` is a shard of it), whose outputs in ``out`` count as existing outputs."""
     from samfuse.batch import fusion_record
-    from samfuse.cli.fuse import build_pipeline
+    from samfuse.cli.common import build_pipeline
     from samfuse.io.provenance import check_record
 
     pipeline = build_pipeline(method, weights, device)
@@ -50,7 +68,7 @@ def _fuse_dataset(pairs: list[Pair], method: str, weights: str | None, device: s
         check_record(
             out,
             fusion_record(method, weights, masks=provider),
-            has_outputs=any((out / f"{p.stem}.png").exists() for p in pairs),
+            has_outputs=any((out / f"{p.stem}.png").exists() for p in batch),
             remedy="use another --fused folder or remove that one",
         )
     except InputError as err:
@@ -92,6 +110,15 @@ def _fuse_dataset(pairs: list[Pair], method: str, weights: str | None, device: s
     help="Sequences: temporal stability (TS, flicker) of --fused against --ir/--vi, read as videos, frame folders or "
     "frames/%05d.png; implied when one is a video file or a numbered sequence (--out: per-step CSV).",
 )
+@shard_option("pairs")
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Merge the parts of sharded runs (PARTS: part files or folders; none: the TABLE.part-*-of-*.csv beside "
+    "--out TABLE.csv) into --out, and print the table one run would have printed. With --ir/--vi or --data: also "
+    "check that every pair is in its part.",
+)
+@click.argument("parts", nargs=-1, type=click.Path(path_type=Path))
 def eval_command(
     ir: Path | None,
     vi: Path | None,
@@ -107,15 +134,41 @@ def eval_command(
     jobs: int,
     list_metrics: bool,
     temporal: bool,
+    shard: str | None,
+    merge: bool,
+    parts: tuple[Path, ...],
 ) -> None:
-    """Evaluate fused images with reference-exact metrics (mean/std table, per-image CSV)."""
+    """Evaluate fused images with reference-exact metrics (mean/std table, per-image CSV).
+
+    \b
+    Sharded (docs/scale-out.md):
+      samfuse eval --ir IR --vi VI --fused F --out t.csv --shard 1/4   # writes t.part-1-of-4.csv
+      samfuse eval --merge --out t.csv                                  # t.part-*-of-*.csv -> t.csv
+    """
     conv = get_convention(convention)
     if list_metrics:
         click.echo(metrics_table(conv.name))
         return
+    if merge:
+        not_with = {"--fused": fused, "--method": method, "--weights": weights, "--metrics": metrics}
+        _merge(
+            parts,
+            out,
+            conv.name,
+            ir,
+            vi,
+            data,
+            data_root,
+            {**not_with, "--shard": shard, "--temporal": temporal or None},
+        )
+    if parts:
+        fail(f"{parts[0]}: files to merge are only read with --merge")
     from samfuse.cli.video import eval_temporal, wants_temporal
 
+    shard_ = get_shard(shard)
     if temporal or (data is None and wants_temporal(ir, vi, fused)):
+        if shard_ is not None:
+            fail(f"{shard_.source}: sequences are evaluated whole, not sharded (give --shard 0/1 in every task)")
         if data is not None:
             fail("--temporal: give --ir, --vi and --fused (sequences), not --data")
         if metrics is not None:
@@ -126,6 +179,8 @@ def eval_command(
         names = resolve_metrics(conv.name, metrics)
     except ValueError as err:
         fail(f"--metrics: {err}")
+    if out is not None and shard_ is not None:
+        out = part_path(out, shard_)  # each shard writes its own part; `--merge` puts them together
     if out is not None:  # before any work: a bad --out is found now, not after every metric is computed
         try:
             check_output_file(out, {"--ir": ir, "--vi": vi, "--fused": fused if data is None else None})
@@ -143,8 +198,8 @@ def eval_command(
 
         check_device(device)
         try:
-            pairs = get_dataset(data, data_root).pairs
-            folders = sorted({p.ir.parent for p in pairs} | {p.vi.parent for p in pairs})
+            batch = get_dataset(data, data_root).pairs
+            folders = sorted({p.ir.parent for p in batch} | {p.vi.parent for p in batch})
             inputs = {f"--data {data}, {folder.name}": folder for folder in folders}
             if fused is not None:
                 check_output_dir(fused, inputs, option="--fused")
@@ -155,7 +210,8 @@ def eval_command(
         if fused is None:
             tmp = tempfile.TemporaryDirectory(prefix=f"samfuse-eval-{data}-")
             fused = Path(tmp.name)
-        fuse_report = _fuse_dataset(pairs, method, weights, device, fused)
+        pairs = take_shard(shard_, batch, lambda p: p.stem, "pairs")
+        fuse_report = _fuse_dataset(pairs, method, weights, device, fused, batch)
         failed = {name for name, _ in fuse_report.failed_items}
         report.failed_items.extend(fuse_report.failed_items)  # already printed, one line each
         pairs = [p for p in pairs if p.stem not in failed]
@@ -166,7 +222,7 @@ def eval_command(
             pair_set = find_pairs(ir, vi)
         except InputError as err:
             fail(str(err))
-        pairs = pair_set.pairs
+        pairs = take_shard(shard_, pair_set.pairs, lambda p: p.stem, "pairs")
         warn_pairing(pair_set, report)
 
     if fused.is_file():
@@ -195,8 +251,78 @@ def eval_command(
     evaluated = [r for r in results if r.evaluated]
     if out is not None:
         write_csv(out, evaluated, names)
-    click.echo(f"\n{conv.name} convention, {len(evaluated)} image(s)\n")
+    of_shard = f" (shard {shard_.label})" if shard_ is not None else ""
+    click.echo(f"\n{conv.name} convention, {len(evaluated)} image(s){of_shard}\n")
     click.echo(summary_table(evaluated, names))
     note = f" ({undefined} with undefined metrics)" if undefined else ""
     click.echo(report.summary() + note, err=True)
     raise SystemExit(report.exit_code)
+
+
+def _merge(
+    parts: tuple[Path, ...],
+    out: Path | None,
+    convention: str,
+    ir: Path | None,
+    vi: Path | None,
+    data: str | None,
+    data_root: Path | None,
+    not_with: dict[str, object],
+) -> None:
+    """``eval --merge``: the parts of a sharded evaluation into ``out``, and the table one run would have printed."""
+    given = [name for name, value in not_with.items() if value is not None]
+    if given:
+        fail(f"{', '.join(given)}: not with --merge (it reads the values in the parts)")
+    if not parts:
+        if out is None:
+            fail("--merge: name the parts (files or folders), or give --out TABLE.csv to merge the parts beside it")
+        pattern = f"{out.stem}.part-*-of-*{out.suffix}"
+        found = tuple(sorted(p for p in out.parent.glob(glob.escape(out.stem) + ".part-*-of-*" + out.suffix)))
+        if not found:
+            fail(f"{out}: --merge found no parts beside it ({pattern})")
+        parts = found
+    try:
+        table = merge_parts(collect_parts(parts))
+    except ShardError as err:
+        fail(str(err))
+    try:
+        resolve_metrics(convention, table.metrics)
+    except ValueError as err:
+        fail(f"{table.parts[0]}: {err}")
+    if data is not None or ir is not None or vi is not None:
+        what, stems = _batch_stems(ir, vi, data, data_root)
+        try:
+            check_stems(table, stems, what)
+        except ShardError as err:
+            fail(str(err))
+    if out is not None:
+        try:
+            check_output_file(out, {"--ir": ir, "--vi": vi})
+        except InputError as err:
+            fail(str(err))
+        for part in table.parts:
+            if out.resolve() == part.resolve():
+                fail(f"{out}: --out is one of the parts; choose another file")
+        write_csv(out, table.results, table.metrics)
+    undefined = sum(1 for r in table.results if r.undefined)
+    click.echo(f"\n{convention} convention, {len(table.results)} image(s)\n")
+    click.echo(summary_table(table.results, table.metrics))
+    note = f" ({undefined} with undefined metrics)" if undefined else ""
+    click.echo(f"{len(table.results)} evaluated, merged from {len(table.parts)} parts{note}", err=True)
+    raise SystemExit(0)
+
+
+def _batch_stems(ir: Path | None, vi: Path | None, data: str | None, data_root: Path | None) -> tuple[str, list[str]]:
+    """The stems of the whole batch the shards split, and how to name it in a message."""
+    try:
+        if data is not None:
+            if ir is not None or vi is not None:
+                fail("give either --data or --ir/--vi, not both")
+            from samfuse.data import get_dataset
+
+            return f"--data {data}", [p.stem for p in get_dataset(data, data_root).pairs]
+        if ir is None or vi is None:
+            fail("--merge: give both --ir and --vi (or --data) to check the parts against the pairs")
+        return "--ir/--vi", [p.stem for p in find_pairs(ir, vi).pairs]
+    except InputError as err:
+        fail(str(err))

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from samfuse.batch import DEFAULT_METHOD, fuse_into
 from samfuse.cli.common import (
     WEIGHTS_HELP,
-    build_provider,
+    build_mask_source,
+    build_pipeline,
     check_device,
     fail,
+    get_shard,
     method_params,
     parse_value_range,
-    split_params,
+    shard_option,
+    take_shard,
     warn,
     warn_pairing,
     warnings_as_lines,
@@ -23,70 +25,6 @@ from samfuse.cli.common import (
 from samfuse.cli.report import BatchReport
 from samfuse.io import InputError, find_pairs
 from samfuse.io.paths import check_output_dir
-
-if TYPE_CHECKING:
-    from samfuse.pipeline import FusionPipeline
-    from samfuse.semantics import MaskSource
-
-
-def build_pipeline(
-    method: str, weights: str | None, device: str, *, backend: str = "torch", **options: Any
-) -> FusionPipeline:
-    """Build the fusion pipeline, or end the command with one line naming the method and the reason.
-
-    ``backend="onnx"``: the method runs through onnxruntime (``--weights`` may then be an exported ``.onnx``
-    file; otherwise the method is exported once into the cache folder, see :func:`samfuse.export.onnx_method`).
-    """
-    from samfuse.pipeline import FusionPipeline  # torch import kept out of `samfuse --help`
-
-    if backend != "onnx" and weights is not None and str(weights).lower().endswith(".onnx"):
-        fail(f"--weights {weights}: an exported ONNX file; add --backend onnx to run it")
-    try:
-        if backend == "onnx":
-            from samfuse.export import onnx_method
-
-            if device != "cpu":
-                fail(f"--backend onnx runs on the CPU (got --device {device})")
-            method_ = onnx_method(method, weights, on_note=lambda line: click.echo(f"note: {line}", err=True))
-            return FusionPipeline(method_, None, device, **options)
-        return FusionPipeline(method, weights, device, **options)
-    except (KeyError, ValueError, OSError, InputError) as err:
-        fail(f"--method {method}: {err.args[0] if err.args else err}")
-
-
-def build_mask_source(
-    provider: str | None,
-    cache: Path | None,
-    checkpoint: Path | None,
-    params: tuple[str, ...],
-    *,
-    inputs: dict[str, Path],
-    device: str = "cpu",
-    default_cache: bool = True,
-) -> MaskSource:
-    """The pipeline's mask source from the ``--masks``/``--mask-*`` options (one line and exit on any problem).
-
-    Without ``--mask-cache`` the masks go to the default cache folder, or (``default_cache=False``, videos: frames
-    rarely repeat) nowhere."""
-    from samfuse.io.paths import cache_dir
-    from samfuse.semantics import MaskSource
-
-    name = provider or "regions"
-    if provider is None:
-        click.echo("note: masks from the weight-free `regions` provider (choose with --masks)", err=True)
-    options: dict[str, Any] = dict(split_params(params, "--mask-param"))  # typed by the provider (build_provider)
-    if checkpoint is not None:
-        if name != "sam":
-            fail(f"--mask-checkpoint: only with --masks sam (not {name})")
-        options.update({"checkpoint": checkpoint, "device": device})
-    if cache is None and not default_cache:
-        return MaskSource(build_provider(name, options, option="--masks", params="--mask-param"), None)
-    folder = cache if cache is not None else cache_dir() / "masks"
-    try:
-        check_output_dir(folder, inputs, option="--mask-cache")
-    except InputError as err:
-        fail(str(err))
-    return MaskSource(build_provider(name, options, option="--masks", params="--mask-param"), folder)
 
 
 @click.command("fuse")
@@ -196,6 +134,7 @@ def build_mask_source(
     help="Videos, mask-guided methods: compute masks every N frames and reuse them in between (default 1: every "
     "frame; N divides the mask cost by N, masks lag moving objects by up to N-1 frames).",
 )
+@shard_option("pairs")
 def fuse_command(
     ir: Path,
     vi: Path,
@@ -222,6 +161,7 @@ def fuse_command(
     fps: float | None,
     fourcc: str | None,
     mask_every: int | None,
+    shard: str | None,
 ) -> None:
     """Fuse infrared/visible pairs, matched by file stem, into 8-bit PNGs (colour when the visible is).
 
@@ -249,6 +189,9 @@ def fuse_command(
     from samfuse.cli import video as cli_video
 
     video = cli_video.wants_video(ir, vi, out)
+    shard_ = get_shard(shard)
+    if video and shard_ is not None:
+        fail(f"{shard_.source}: a video is fused whole, not sharded (give --shard 0/1 to fuse it in every task)")
     video_only = {"--preview": preview, "--fps": fps, "--fourcc": fourcc, "--mask-every": mask_every}
     if not video and any(v for v in video_only.values()):
         given = ", ".join(k for k, v in video_only.items() if v)
@@ -259,6 +202,7 @@ def fuse_command(
     else:
         try:
             pairs = find_pairs(ir, vi)
+            todo = take_shard(shard_, pairs.pairs, lambda p: p.stem, "pairs")
             check_output_dir(out, {"--ir": ir, "--vi": vi})
         except InputError as err:
             fail(str(err))
@@ -317,12 +261,16 @@ def fuse_command(
         backend=backend,
         **ranges,
     )
-    if overwrite:  # the record comes back when every output is remade; interrupted, the folder is refused
+    # Shards of one run share --out and its record (the record does not name the shard): a shard checks the
+    # record against every pair's output, not only its own, and never removes it, so a sharded --overwrite
+    # remakes images with the same settings only.
+    if overwrite and shard_ is None:  # the record comes back when every output is remade; interrupted, refused
         (out / RECORD).unlink(missing_ok=True)
     else:
+        remedy = "use another --out or add --overwrite" if shard_ is None else "use another --out"
         try:
             has_outputs = any((out / f"{p.stem}.png").exists() for p in pairs.pairs)
-            check_record(out, record, has_outputs=has_outputs, remedy="use another --out or add --overwrite")
+            check_record(out, record, has_outputs=has_outputs, remedy=remedy)
         except InputError as err:
             fail(str(err))
 
@@ -331,13 +279,14 @@ def fuse_command(
 
     try:
         with warnings_as_lines():
-            fuse_into(pipeline, pairs.pairs, out, report, overwrite=overwrite, desc=f"fuse {method}")
+            fuse_into(pipeline, todo, out, report, overwrite=overwrite, desc=f"fuse {method}")
         if overwrite:  # every output is this run's now: a failed pair's old output goes, not stays as if remade
             for stem, _ in report.failed_items:
                 old = out / f"{stem}.png"
                 if old.is_file() and not old.is_symlink():
                     old.unlink()
-            write_record(out / RECORD, record)
+            if shard_ is None:
+                write_record(out / RECORD, record)
     except KeyboardInterrupt:
         # Outputs are written atomically: what exists is complete, and a rerun skips it.
         click.echo(f"interrupted: {report.summary()} so far; run again to continue", err=True)

@@ -1,7 +1,9 @@
 """``samfuse masks``: compute semantic masks for a folder of images into the on-disk mask cache.
 
 Resumable: an image whose masks are already in ``--out`` for the same provider, model and parameters is
-skipped.  Each image's failure is one line; the summary is ``N computed, M failed, K skipped``.
+skipped. Shardable (``--shard INDEX/COUNT`` or the scheduler's environment, docs/scale-out.md): the shards of one
+folder share ``--out`` (entries are written atomically, ``index.csv`` under a lock).
+Each image's failure is one line; the summary is ``N computed, M failed, K skipped``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import csv
 import io as _io
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from samfuse.cli.common import build_provider, fail, split_params, warn
+from samfuse.cli.common import build_provider, fail, get_shard, shard_option, split_params, take_shard, warn
 from samfuse.cli.report import BatchReport
 from samfuse.io import InputError, atomic_write, read_raw, write_image
 from samfuse.io.pairing import index_by_stem, scan_images
@@ -70,22 +74,41 @@ def _stored_count(entry: Path) -> int:
         return int(data["shape"][0])
 
 
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created), so runs sharing a cache (shards) read-merge-write one at a time;
+    no lock where ``fcntl`` is missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover  (not POSIX)
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _write_index(folder: Path, rows: dict[str, tuple[str, str, int]]) -> None:
-    """``index.csv`` in the provider folder: ``stem,source,image_sha256,masks`` (merged over runs)."""
+    """``index.csv`` in the provider folder: ``stem,source,image_sha256,masks`` (merged over runs and shards)."""
     index = folder / "index.csv"
-    merged: dict[str, tuple[str, str, int]] = {}
-    if index.exists():
-        with open(index, newline="") as f:
-            for row in csv.DictReader(f):
-                merged[row["stem"]] = (row["source"], row["image_sha256"], int(row["masks"]))
-    merged.update(rows)
-    buf = _io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["stem", "source", "image_sha256", "masks"])
-    for stem in sorted(merged):
-        writer.writerow([stem, *merged[stem]])
-    data = buf.getvalue().encode()
-    atomic_write(index, lambda fh: fh.write(data))
+    with _locked(folder / ".index.lock"):
+        merged: dict[str, tuple[str, str, int]] = {}
+        if index.exists():
+            with open(index, newline="") as f:
+                for row in csv.DictReader(f):
+                    merged[row["stem"]] = (row["source"], row["image_sha256"], int(row["masks"]))
+        merged.update(rows)
+        buf = _io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["stem", "source", "image_sha256", "masks"])
+        for stem in sorted(merged):
+            writer.writerow([stem, *merged[stem]])
+        data = buf.getvalue().encode()
+        atomic_write(index, lambda fh: fh.write(data))
 
 
 def _list_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -131,6 +154,7 @@ def _list_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
 @click.option("--preview", type=click.Path(path_type=Path), default=None, help="Write PNG overlays here.")
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Provider option (repeatable).")
+@shard_option("images")
 def masks_command(
     images: Path,
     out: Path,
@@ -143,6 +167,7 @@ def masks_command(
     jobs: int,
     preview: Path | None,
     params: tuple[str, ...],
+    shard: str | None,
 ) -> None:
     """Compute masks for every image of a folder into a resumable on-disk cache (see docs/semantics.md)."""
     from samfuse.semantics import (
@@ -163,6 +188,7 @@ def masks_command(
             fail(f"--device: only for --provider sam (not {provider_name})")
     if provider_name not in list_providers():
         fail(f"unknown mask provider {provider_name!r}; available: {', '.join(list_providers())}")  # before any scan
+    shard_ = get_shard(shard)
     try:
         if images.is_file():
             files = [images]
@@ -179,6 +205,7 @@ def masks_command(
         fail(str(err))
     if not files:
         fail(f"{images}: no images found")
+    files = take_shard(shard_, files, lambda p: p.stem, "images")
     provider = build_provider(provider_name, options)
 
     limit = top_k or None

@@ -123,7 +123,7 @@ def robustness_command(
 ) -> None:
     """Fuse with perturbed masks (eroded, dilated, dropped) and compare the metrics with the unperturbed masks."""
     from samfuse.bench import describe_machine
-    from samfuse.cli.fuse import build_mask_source
+    from samfuse.cli.common import build_mask_source
     from samfuse.evaluation import resolve_metrics
     from samfuse.metrics._malloc import tune_malloc
     from samfuse.models import samples
