@@ -134,7 +134,9 @@ def _torch(tmp_path: Path, name: str, *weights: object) -> np.ndarray:
 def test_onnx_cache_follows_the_shipped_weights_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue path 2: the cache was keyed `no-weights` for shipped weights, so after the shipped `sage` weights
     changed (same samfuse version) `--backend onnx` fused with the old ones."""
-    import samfuse.models.sage as sage
+    import dataclasses
+
+    from samfuse.models.pretrained import PRETRAINED, default_tag
     from samfuse.models.sage.shipped import STUDENT
 
     monkeypatch.setenv("SAMFUSE_CACHE_DIR", str(tmp_path / "cache"))
@@ -145,7 +147,8 @@ def test_onnx_cache_follows_the_shipped_weights_file(tmp_path: Path, monkeypatch
     a = read_raw(tmp_path / "a/FLIR_00006.png").astype(int)
     assert np.abs(a - _torch(tmp_path, "ta", "--weights", STUDENT)).max() <= 1
 
-    monkeypatch.setattr(sage, "STUDENT", OFFICIAL)  # "the shipped weights changed", version unchanged
+    tag = default_tag("sage")  # "the shipped weights changed", version unchanged
+    monkeypatch.setitem(PRETRAINED, tag.name, dataclasses.replace(tag, file=str(OFFICIAL)))
     code, err = _fuse_onnx(tmp_path / "b")
     assert code == 0, err
     b = read_raw(tmp_path / "b/FLIR_00006.png").astype(int)

@@ -7,9 +7,9 @@ Importing this package registers its methods: ``sage`` (the student with the wei
 
 from pathlib import Path
 
+from samfuse.models.pretrained import default_tag
 from samfuse.models.registry import register
 from samfuse.models.sage import teacher as _teacher  # noqa: F401  (registers sage-teacher)
-from samfuse.models.sage.shipped import STUDENT
 from samfuse.models.sage.student import SageStudent, SageStudentNet, build_student, fold_batchnorm, load_student
 
 register(
@@ -23,10 +23,11 @@ register(
     "SAGE student with the weights samfuse trained on `train` and ships (model card: samfuse/models/sage/weights)",
 )
 def build_sage(weights: str | Path | None = None, fold: bool = True, random_init: bool = False) -> SageStudent:
-    """The student with samfuse's shipped weights (:data:`.shipped.STUDENT`), or with ``weights`` when given."""
+    """The student with ``sage``'s default weights (:func:`samfuse.models.pretrained.default_tag`, read at call
+    time), or with ``weights`` when given."""
     if random_init:
         return build_student(None, fold=fold, random_init=True)
-    return build_student(STUDENT if weights is None else weights, fold=fold)
+    return build_student(default_tag("sage").path if weights is None else weights, fold=fold)  # type: ignore[union-attr]
 
 
 __all__ = ["SageStudent", "SageStudentNet", "build_sage", "build_student", "fold_batchnorm", "load_student"]
