@@ -38,8 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from msrs_table import direction, machine, means_of, run, sha, write_report
-
-HEADLINE = ("EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM")
+from samfuse.selection import HEADLINE, rank_sums
 
 
 def materialise(work: Path) -> tuple[Path, Path]:
@@ -107,18 +106,6 @@ def levels(fused: Path) -> dict[str, float]:
     return {"p1": float(np.mean(lo)), "p99": float(np.mean(hi))}
 
 
-def rank_sums(rows: dict[str, dict[str, float]], higher: dict[str, bool]) -> dict[str, float]:
-    """Sum over the 9 headline metrics of each row's rank (1 = best; ties share the mean rank)."""
-    from scipy.stats import rankdata
-
-    labels = list(rows)
-    total = np.zeros(len(labels))
-    for m in HEADLINE:
-        vals = np.array([rows[r][m] for r in labels])
-        total += rankdata(-vals if higher.get(m, True) else vals)
-    return dict(zip(labels, total.tolist(), strict=True))
-
-
 def at_or_above(ours: dict[str, float], ref: dict[str, float], higher: dict[str, bool]) -> list[str]:
     return [m for m in HEADLINE if (ours[m] >= ref[m] if higher.get(m, True) else ours[m] <= ref[m])]
 
@@ -146,7 +133,7 @@ def main() -> None:
         ir, vi = materialise(args.work)
         title = "Validation (`msrs-val-128`: 80 held-out MSRS training pairs at 171×128)"
     rows = {parse(c)[0]: evaluate(c, ir, vi, args.work, args.jobs) for c in args.candidates}
-    ranks = rank_sums(rows, higher)
+    ranks = rank_sums(rows)
     extra = (*HEADLINE, "CF", "n", "p1", "p99")
     rest = [m for m in next(iter(rows.values())) if m not in extra] if args.all_metrics else []
     cols = [*HEADLINE, "CF", *rest, "p1", "p99"]
@@ -171,7 +158,7 @@ def main() -> None:
             f"| {label} | {int(r['n'])} | " + " | ".join(cells) + f" | {ranks[label]:.1f} | " + " | ".join(refs) + " |"
         )
     order = sorted(rows, key=lambda k: (ranks[k], -rows[k]["VIF"]))
-    md += ["", f"Best by the rank-sum rule: **{order[0]}** (then {', '.join(order[1:])})."]
+    md += ["", f"Best by the rank-sum rule (`samfuse.selection`): **{best(rows)}** (then {', '.join(order[1:])})."]
     if args.out:
         write_report(args.out, md)
         record = {"data": args.data, "command": " ".join(sys.argv[1:]), "machine": started, "rows": rows}

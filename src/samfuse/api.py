@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from samfuse.batch import DEFAULT_METHOD
 from samfuse.io.colour import ColorPath
 from samfuse.io.reading import ValueRange
 from samfuse.pipeline import FusionPipeline, ResizeTo
@@ -16,7 +17,7 @@ from samfuse.pipeline import FusionPipeline, ResizeTo
 def fuse(
     ir: np.ndarray | torch.Tensor,
     vi: np.ndarray | torch.Tensor,
-    method: str = "average",
+    method: str = DEFAULT_METHOD,
     weights: str | Path | None = None,
     device: str = "cpu",
     gray: bool = False,

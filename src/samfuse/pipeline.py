@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import torch
 
+from samfuse.batch import DEFAULT_METHOD
 from samfuse.io import MIN_SIDE, InputError, Pair, is_grey, merge_luma, read_raw, split_luma, to_uint8, to_unit_float
 from samfuse.io.colour import (
     COLOR_PATHS,
@@ -97,7 +98,7 @@ class FusionPipeline:
 
     def __init__(
         self,
-        method: str | FusionMethod = "average",
+        method: str | FusionMethod = DEFAULT_METHOD,
         weights: str | Path | None = None,
         device: str | torch.device = "cpu",
         gray: bool = False,
