@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from msrs_table import direction, machine, means_of, run, sha, write_report
-from samfuse.selection import HEADLINE, rank_sums
+from samfuse.selection import HEADLINE, best, rank_sums
 
 
 def materialise(work: Path) -> tuple[Path, Path]:
@@ -149,10 +149,10 @@ def main() -> None:
         "|---|---|" + "---|" * (len(cols) + 1 + len(args.reference)),
     ]
     for label, r in rows.items():
-        best = {
+        top = {
             m: (max if higher.get(m, True) else min)(x[m] for x in rows.values() if np.isfinite(x[m])) for m in cols
         }
-        cells = [f"**{r[m]:.4f}**" if r[m] == best[m] else f"{r[m]:.4f}" for m in cols]
+        cells = [f"**{r[m]:.4f}**" if r[m] == top[m] else f"{r[m]:.4f}" for m in cols]
         refs = [str(len(at_or_above(r, rows[ref], higher))) for ref in args.reference]
         md.append(
             f"| {label} | {int(r['n'])} | " + " | ".join(cells) + f" | {ranks[label]:.1f} | " + " | ".join(refs) + " |"
