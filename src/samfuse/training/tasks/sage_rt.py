@@ -7,7 +7,8 @@
   ``sage`` fuses. It runs on every batch without gradient (the crops are random, so nothing is cached).
 * Loss: :func:`~samfuse.training.losses.distill.distill_terms`: SAGE's student loss without the SAM terms (pixel
   and gradient terms toward the sources and the teacher, the authors' weights) plus ``l1_weight`` · L1 to the
-  teacher.
+  teacher; by default the source terms are weighted 0.1 and the L1 term 10, so that the student follows the
+  teacher (the short ablation in docs/sage_rt.md).
 * Adam (default betas), ``lr`` with a cosine decay to ``eta_min`` over the whole run. Logged per step: each loss
   term and the gradient norm (``gnorm``; no clipping).
 * The architecture (``scale``, ``widths``, ``blocks``) is written into the weights' metadata, with the recipe and
@@ -44,8 +45,9 @@ class RTProfile(Profile):
     eta_min: float = 1e-5
     #: teacher weights file (a sage-student file); None = the weights the ``sage`` method ships
     teacher: str | None = None
-    #: weight of SAGE's source terms (pixel + gradient toward Y and IR)
-    source_weight: float = 1.0
+    #: weight of SAGE's source terms (pixel + gradient toward Y and IR); small, so that the student follows the
+    #: teacher (docs/sage_rt.md, "Loss weights": 1.0 gives an image of its own, 4.9× further from the teacher)
+    source_weight: float = 0.1
     #: weight of SAGE's teacher terms (12·MSE + 9·G toward the teacher)
     teacher_weight: float = 1.0
     #: weight of mean|o − t|
@@ -72,12 +74,13 @@ def teacher_path(profile: RTProfile) -> Path:
     return STUDENT
 
 
-#: ``cpu``: batch 8, 128×128 crops (of MSRS read at 171×128 with ``--data msrs-train-128``), about two hours on one
-#: core of the 2-core development VM (``benchmarks/sage_rt_speed.py --step-cost`` measures s/step).
+#: ``cpu``: batch 8, 128×128 crops (of MSRS read at 171×128 with ``--data msrs-train-128``: 160 epochs), about two
+#: hours on one core of the 2-core development VM: 0.31–0.37 s/step measured with ``OMP_NUM_THREADS=1 taskset -c 1
+#: python benchmarks/sage_rt_speed.py --step-cost`` at load average 4.7 (the teacher's forward is most of it).
 #: ``long``: the same, three times as long.
 PROFILES = {
-    "cpu": RTProfile(batch_size=8, crop=(128, 128), steps=12000, log_every=50),
-    "long": RTProfile(batch_size=8, crop=(128, 128), steps=36000, log_every=50),
+    "cpu": RTProfile(batch_size=8, crop=(128, 128), steps=20000, log_every=50),
+    "long": RTProfile(batch_size=8, crop=(128, 128), steps=60000, log_every=50),
 }
 
 
