@@ -15,7 +15,7 @@ import torch
 from samfuse.io.checkpoint import CheckpointError, check_state_dict, load_state_dict
 from samfuse.io.digest import file_sha256
 from samfuse.models.base import FusionMethod, MissingWeightsError
-from samfuse.models.sage_rt.net import CONFIG_KEY, RTConfig, SageRTNet, conv_macs
+from samfuse.models.sage_rt.net import CONFIG_KEY, RTConfig, SageRTNet
 
 __all__ = ["SageRT", "build_sage_rt", "load_rt", "read_metadata", "NO_WEIGHTS"]
 
@@ -79,7 +79,6 @@ class SageRT(FusionMethod):
             "a*Y + b*IR + c + g*maxabs(highpass Y, highpass IR); docs/sage_rt.md",
             "config": cfg.to_json(),
             "parameters": str(sum(p.numel() for p in net.parameters())),
-            "gmac_640x480": f"{conv_macs(net) / 1e9:.3f}",
             "input": "ir (B,1,H,W), vi = visible luminance Y (B,1,H,W), float32 in [0, 1]; any H and W",
             "output": "fused luminance (B,1,H,W), not clamped (samfuse clamps to [0, 1])",
         }
