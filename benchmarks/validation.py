@@ -149,9 +149,7 @@ def main() -> None:
         "|---|---|" + "---|" * (len(cols) + 1 + len(args.reference)),
     ]
     for label, r in rows.items():
-        top = {
-            m: (max if higher.get(m, True) else min)(x[m] for x in rows.values() if np.isfinite(x[m])) for m in cols
-        }
+        top = {m: (max if higher.get(m, True) else min)(x[m] for x in rows.values() if np.isfinite(x[m])) for m in cols}
         cells = [f"**{r[m]:.4f}**" if r[m] == top[m] else f"{r[m]:.4f}" for m in cols]
         refs = [str(len(at_or_above(r, rows[ref], higher))) for ref in args.reference]
         md.append(

@@ -1,0 +1,145 @@
+"""sage-rt (issue 23): shapes at any size, the rendering formula, weights files and their architecture metadata,
+refusal without weights, cost, and ONNX against PyTorch. The training task is tested in
+tests/training/test_sage_rt_task.py; the speed is measured by benchmarks/sage_rt_speed.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from click.testing import CliRunner
+from safetensors.torch import save_file
+
+from samfuse.cli.main import main
+from samfuse.export import OnnxMethod, export_onnx, read_metadata
+from samfuse.io.checkpoint import CheckpointError
+from samfuse.models import MissingWeightsError, build, list_methods, method_options
+from samfuse.models.sage.student import SageStudentNet
+from samfuse.models.sage_rt import CONFIG_KEY, RTConfig, SageRTNet, conv_macs
+from samfuse.models.sage_rt.net import highpass, max_abs
+
+
+def write_weights(path: Path, net: SageRTNet, **meta: str) -> Path:
+    state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
+    save_file(state, str(path), metadata={CONFIG_KEY: net.config.to_json(), **meta})
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights file whose head is not at its start values (so every coefficient map matters)."""
+    torch.manual_seed(3)
+    net = SageRTNet()
+    with torch.no_grad():
+        net.head.weight.normal_(0, 0.3)
+        net.head.bias.copy_(torch.tensor([0.7, 0.4, -0.05, 0.8]))
+    return write_weights(tmp_path_factory.mktemp("rt") / "sage_rt.safetensors", net, recipe="test")
+
+
+def test_registered_and_refuses_without_weights() -> None:
+    assert "sage-rt" in list_methods() and method_options("sage-rt") == ["random_init"]
+    with pytest.raises(MissingWeightsError, match=r"sage-rt needs weights: pass --weights FILE.*samfuse train sage-rt"):
+        build("sage-rt")
+    assert build("sage-rt", random_init=True).consumes == "y"
+
+
+@pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 7), (37, 53), (61, 83), (128, 171)])
+def test_any_size_keeps_shape_and_range(trained_like: Path, size: tuple[int, int]) -> None:
+    method = build("sage-rt", weights=trained_like)
+    gen = torch.Generator().manual_seed(0)
+    ir, y = torch.rand(2, 1, *size, generator=gen), torch.rand(2, 1, *size, generator=gen)
+    with torch.inference_mode():
+        raw, out = method.forward_raw(ir, y), method(ir, y)
+    assert raw.shape == out.shape == (2, 1, *size) and torch.isfinite(raw).all()
+    assert out.min() >= 0 and out.max() <= 1 and torch.equal(out, raw.clamp(0, 1))
+
+
+@pytest.mark.parametrize("scale", [1, 4, 8])
+@pytest.mark.parametrize("size", [(43, 29), (64, 96)])
+def test_rendering_formula_with_constant_coefficients(scale: int, size: tuple[int, int]) -> None:
+    """Head weights zero: the coefficients are the head's bias everywhere, and the output is
+    a·Y + b·IR + c + g·maxabs(highpass Y, highpass IR) exactly (the upsampling of a constant is the constant),
+    computed on the inputs replicate-padded to a multiple of 4·scale and cropped back."""
+    net = SageRTNet(RTConfig(scale=scale)).eval()
+    a, b, c, g = 0.3, 0.9, -0.1, 1.7
+    with torch.no_grad():
+        net.head.weight.zero_()
+        net.head.bias.copy_(torch.tensor([a, b, c, g]))
+    gen = torch.Generator().manual_seed(1)
+    y, ir = torch.rand(1, 1, *size, generator=gen), torch.rand(1, 1, *size, generator=gen)
+    with torch.no_grad():
+        got = net(y, ir)
+    m = 4 * scale
+    pads = (0, -size[1] % m, 0, -size[0] % m)
+    yp, irp = F.pad(y, pads, mode="replicate"), F.pad(ir, pads, mode="replicate")
+    want = (a * yp + b * irp + c + g * max_abs(highpass(yp), highpass(irp)))[..., : size[0], : size[1]]
+    assert got.shape == y.shape and torch.allclose(got, want, atol=1e-6)
+
+
+def test_highpass_and_max_abs() -> None:
+    flat = torch.full((1, 1, 6, 5), 0.4)
+    assert highpass(flat).abs().max() < 1e-7  # borders too: the 3×3 mean is over valid pixels only
+    u, v = torch.tensor([0.1, -0.5, 0.2, -0.2]), torch.tensor([-0.3, 0.4, 0.1, 0.2])
+    assert max_abs(u, v).tolist() == pytest.approx([-0.3, -0.5, 0.2, -0.2])
+
+
+def test_upsampling_is_aligned_with_the_pooling_cells() -> None:
+    """A coefficient map that is linear in the cell index comes back linear in the pixel position, with cell i's
+    value at the centre of the s×s block it was pooled from (s·i + (s−1)/2), away from the clamped borders."""
+    net = SageRTNet(RTConfig(scale=4))
+    k = torch.arange(10, dtype=torch.float32).view(1, 1, 1, 10).expand(1, 1, 3, 10)
+    up = net.upsample(k)
+    assert up.shape == (1, 1, 12, 40)
+    cols = torch.arange(40, dtype=torch.float32)
+    inner = (cols >= 2) & (cols <= 37)
+    assert torch.allclose(up[0, 0, 5, inner], (cols[inner] - 1.5) / 4, atol=1e-6)
+    cells = net.pool(cols.view(1, 1, 1, 40).expand(1, 1, 4, 40))[0, 0, 0]
+    assert torch.equal(cells, 4 * torch.arange(10.0) + 1.5)  # the same centres
+
+
+def test_cost_per_640x480_frame() -> None:
+    rt, authors = conv_macs(SageRTNet()), conv_macs(SageStudentNet())
+    assert rt < 0.06e9 and authors / rt > 300  # 0.055 vs 20.0 GMAC
+    assert sum(p.numel() for p in SageRTNet().parameters()) < 25_000
+
+
+def test_weights_carry_their_architecture(tmp_path: Path) -> None:
+    cfg = RTConfig(scale=8, widths=(8, 16, 24), blocks=(0, 1))
+    net = SageRTNet(cfg)
+    path = write_weights(tmp_path / "small.safetensors", net, recipe="r", teacher="t.safetensors")
+    method = build("sage-rt", weights=path)
+    assert method.net.config == cfg and method.card["training_recipe"] == "r"
+    assert method.weights_sha256 is not None and len(method.weights_sha256) == 64
+    x = torch.rand(1, 1, 30, 41)
+    with torch.no_grad():
+        assert torch.equal(method.forward_raw(x, x), net.eval()(x, x))
+    # the same tensors with the default architecture do not load: one line naming the file
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "nometa.safetensors"))
+    with pytest.raises(CheckpointError, match=r"nometa\.safetensors: .*") as err:
+        build("sage-rt", weights=tmp_path / "nometa.safetensors")
+    assert "\n" not in str(err.value)
+
+
+def test_onnx_matches_pytorch_within_one_grey_level(trained_like: Path, tmp_path: Path) -> None:
+    method = build("sage-rt", weights=trained_like)
+    path = export_onnx(method, tmp_path / "rt.onnx", name="sage-rt")  # itself checked at 61×83 and 133×201
+    onnx = OnnxMethod(path, threads=1)
+    assert onnx.name == "sage-rt" and read_metadata(path)["config"] == RTConfig().to_json()
+    gen = torch.Generator().manual_seed(2)
+    for size in [(1, 1), (5, 7), (17, 9), (128, 171), (480, 640)]:
+        ir, y = torch.rand(1, 1, *size, generator=gen), torch.rand(1, 1, *size, generator=gen)
+        with torch.inference_mode():
+            want = method(ir, y)
+        got = onnx(ir, y)
+        assert got.shape == want.shape and (got - want).abs().max() <= 1 / 255
+
+
+def test_cli_export_with_a_weights_file(trained_like: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli.onnx"
+    args = ["export", "--method", "sage-rt", "--weights", str(trained_like), "--format", "onnx", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.stderr
+    meta = read_metadata(out)
+    assert meta["method"] == "sage-rt" and meta["training_recipe"] == "test" and "weights_sha256" in meta
