@@ -142,11 +142,12 @@ PRETRAINED: dict[str, Pretrained] = {
         Pretrained(
             "sgdfuse.cpu",
             "models/sgdfuse/weights/sgdfuse_cpu.safetensors",
-            "0eb4461d2c286bbed99a8ff96af64f5a66ee25314dac7c35cc5cc2bd3a2d8789",
+            "994e97a6a627b12effe26729825647cafc91c6c9e50d8053d56c02f2745e52b6",
             "same as samfuse",
             "trained by samfuse (models/sgdfuse/weights/MODEL_CARD.md)",
-            "train; stage 1 5,000 steps + stage 2 12,000 steps (cpu profiles)",
-            "SGDFuse two stages, regions masks",
+            "msrs-train-128 (1,003 MSRS training pairs at 171x128); stage 1 1,063 steps + stage 2 8,000 steps, "
+            "from scratch",
+            "SGDFuse two stages (luminance losses, residual HFAH, regions masks), start_gamma 0.999",
             default=True,
             also_for=("sgdfuse-stage1",),
             default_for=("sgdfuse-stage1",),
