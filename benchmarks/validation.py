@@ -72,11 +72,13 @@ def parse(spec: str) -> tuple[str, str, Path | None, list[str]]:
 
 def evaluate(spec: str, ir: Path, vi: Path, work: Path, jobs: int) -> dict[str, float]:
     label, method, weights, params = parse(spec)
-    if weights is not None and not weights.is_file():  # a weights name: key the folder by its file's content
-        from samfuse.models.pretrained import lookup
+    from samfuse.models.pretrained import default_tag, lookup
 
+    if weights is not None and not weights.is_file():  # a weights name: key the folder by its file's content
         tag = lookup(method, str(weights))
         weights = tag.path if tag is not None else weights
+    elif weights is None and default_tag(method) is not None:  # the default weights: key by their content too
+        weights = default_tag(method).path  # type: ignore[union-attr]
     wkey = [] if weights is None else [sha(weights)]
     key = "-".join([method, *wkey, *(p.replace("=", "_") for p in params)])
     fused, table = work / "fused" / key, work / f"{key}.csv"

@@ -9,24 +9,30 @@ import samfuse
 from samfuse.io import read_raw
 from samfuse.io.checkpoint import load_state_dict
 from samfuse.models import build
-from samfuse.models.sage.shipped import MODEL_CARD, STUDENT, TEACHER
+from samfuse.models.pretrained import PRETRAINED
+from samfuse.models.sage.shipped import DISTILLED_CARD, MODEL_CARD, STUDENT, TEACHER
 from shared_paths import DATASETS, REFERENCE
 
 
 def test_shipped_files_are_small_and_documented() -> None:
     assert STUDENT.stat().st_size < 1_000_000 and TEACHER.stat().st_size < 6_000_000
-    card = MODEL_CARD.read_text()
+    card = DISTILLED_CARD.read_text()
     for fact in ("regions", "FilterBankFeatures", "--profile cpu --out RUN", "wall time", "msrs"):
+        assert fact in card, fact
+    card = MODEL_CARD.read_text()  # the default, sage.alone
+    for fact in ("sage.alone", "--set loss=maxint --set output=unit", "msrs-train-128", "from scratch", "wall time"):
         assert fact in card, fact
 
 
 def test_sage_is_trained_here_not_the_authors_file() -> None:
-    ours = load_state_dict(STUDENT)
     authors = load_state_dict(REFERENCE / "sage" / "sage_student_official.pt")
-    assert ours.keys() == authors.keys()
-    weights = [k for k in ours if k.endswith(".weight")]
-    assert not any(torch.equal(ours[k].float(), authors[k].float().cpu()) for k in weights)
-    assert int(ours[next(k for k in ours if k.endswith("num_batches_tracked"))]) == 1800  # 1,800 student updates
+    for tag, updates in (("sage.alone", 2471), ("sage.distilled", 1800)):
+        ours = load_state_dict(PRETRAINED[tag].path)
+        assert ours.keys() == authors.keys()
+        weights = [k for k in ours if k.endswith(".weight")]
+        assert not any(torch.equal(ours[k].float(), authors[k].float().cpu()) for k in weights)
+        assert int(ours[next(k for k in ours if k.endswith("num_batches_tracked"))]) == updates  # student updates
+    assert STUDENT == PRETRAINED["sage.alone"].path
 
 
 def test_sage_fuses_a_real_pair_out_of_the_box() -> None:

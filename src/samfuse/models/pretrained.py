@@ -69,7 +69,7 @@ class Pretrained:
         return PACKAGE / self.file
 
 
-_SAGE_CARD = "models/sage/weights/MODEL_CARD.md"
+_SAGE_CARD = "models/sage/weights/MODEL_CARD_distilled.md"
 
 PRETRAINED: dict[str, Pretrained] = {
     p.name: p
@@ -97,6 +97,19 @@ PRETRAINED: dict[str, Pretrained] = {
             also_for=("sage-student",),
         ),
         Pretrained(
+            "sage.alone",
+            "models/sage/weights/sage_student_alone.safetensors",
+            "75285060460e0021dbdbb16d84f528f263ca455203ad8de077150d48c1f0117b",
+            "same as samfuse",
+            "trained by samfuse (models/sage/weights/MODEL_CARD.md)",
+            "msrs-train-128 (1,003 MSRS training pairs at 171x128), batch 8, 128x128 crops, 2,471 steps of a "
+            "6,000-step cosine schedule, from scratch",
+            "SAGE student trained alone (`samfuse train sage-student --profile long --set loss=maxint "
+            "--set output=unit`): no teacher, no distillation",
+            default=True,
+            also_for=("sage-student",),
+        ),
+        Pretrained(
             "sage.distilled",
             "models/sage/weights/sage_student_distilled.safetensors",
             "49a5092732a9356aa26eaa79c3b7557418f47b192ab57088df65e8b0a773a173",
@@ -115,7 +128,6 @@ PRETRAINED: dict[str, Pretrained] = {
                 "Qabf": 0.4746,
                 "SSIM": 0.8271,
             },  # fmt: skip
-            default=True,
             also_for=("sage-student",),
         ),
         Pretrained(

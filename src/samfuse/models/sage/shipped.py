@@ -16,5 +16,7 @@ WEIGHTS_DIR = Path(__file__).with_name("weights")
 STUDENT = default_tag("sage").path  # type: ignore[union-attr]
 #: The teacher in half precision (cast back to float32 at load time).
 TEACHER = PRETRAINED["sage-teacher.distilled"].path
-#: Facts about how they were trained.
+#: How the default student (``sage.alone``) was trained; ``MODEL_CARD_distilled.md`` for ``sage.distilled`` and the
+#: teacher, ``MODEL_CARD_authors.md`` for ``sage.authors``.
 MODEL_CARD = WEIGHTS_DIR / "MODEL_CARD.md"
+DISTILLED_CARD = WEIGHTS_DIR / "MODEL_CARD_distilled.md"
