@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from samfuse.semantics.base import MaskProvider
 
 
-#: The method `samfuse fuse` and `samfuse demo` use when none is named.
-DEFAULT_METHOD = "average"
+#: The method `samfuse fuse`, `samfuse demo`, `samfuse.fuse` and `FusionPipeline` use when none is named: the
+#: winner of the rank-sum rule (:mod:`samfuse.selection`) on the recorded validation table
+#: (``benchmarks/results/validation.json``); ``tests/test_default_method.py`` re-checks it.
+DEFAULT_METHOD = "sage"
 
 
 class BatchReport:
