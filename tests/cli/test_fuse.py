@@ -97,10 +97,10 @@ def test_resize_to_fuses_mismatched_sizes(mixed_batch: tuple[Path, Path], tmp_pa
 
 def test_skip_existing_then_overwrite(tmp_path: Path) -> None:
     ir, vi, out = DATASETS / "TNO/ir", DATASETS / "TNO/vi", tmp_path / "out"
-    code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out))
+    code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out), "--method", "average")
     assert code == 0 and "13 fused, 0 failed, 0 skipped" in stderr
     first = folder_digest(out)
-    code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out))
+    code, _, stderr = run("fuse", "--ir", str(ir), "--vi", str(vi), "--out", str(out), "--method", "average")
     assert code == 0 and "0 fused, 0 failed, 13 skipped" in stderr
     assert folder_digest(out) == first
     # another method's outputs are never taken for this one's (issue 25): one line, nothing written
@@ -220,7 +220,7 @@ def test_interrupt_keeps_outputs_and_a_rerun_continues(tmp_path: Path, monkeypat
 
 def test_param_reaches_the_builder_and_unknown_options_are_one_line(tmp_path: Path) -> None:
     pair = ["--ir", str(DATASETS / "MSRS/ir/00004N.png"), "--vi", str(DATASETS / "MSRS/vi/00004N.png"), "--gray"]
-    code, _, _ = run("fuse", *pair, "--out", str(tmp_path / "w"), "--param", "ir_weight=0.9")
+    code, _, _ = run("fuse", *pair, "--out", str(tmp_path / "w"), "--method", "average", "--param", "ir_weight=0.9")
     assert code == 0
     ir = read_raw(DATASETS / "MSRS/ir/00004N.png").astype(np.float64)
     vi = cv2.cvtColor(read_raw(DATASETS / "MSRS/vi/00004N.png"), cv2.COLOR_RGB2GRAY).astype(np.float64)
@@ -234,6 +234,6 @@ def test_param_reaches_the_builder_and_unknown_options_are_one_line(tmp_path: Pa
         (["--method", "sgdfuse", "--steps", "3", "--param", "steps=4"], "disagree"),
     ]
     for args, message in cases:
-        code, _, stderr = run("fuse", *pair, *args, "--out", str(tmp_path / "o"))
+        code, _, stderr = run("fuse", *pair, "--method", "average", *args, "--out", str(tmp_path / "o"))
         assert code == 2 and stderr.count("\n") == 1 and message in stderr, (args, stderr)
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

@@ -32,7 +32,7 @@ def test_sage_is_trained_here_not_the_authors_file() -> None:
         weights = [k for k in ours if k.endswith(".weight")]
         assert not any(torch.equal(ours[k].float(), authors[k].float().cpu()) for k in weights)
         assert int(ours[next(k for k in ours if k.endswith("num_batches_tracked"))]) == updates  # student updates
-    assert STUDENT == PRETRAINED["sage.alone"].path
+    assert PRETRAINED["sage.alone"].path == STUDENT
 
 
 def test_sage_fuses_a_real_pair_out_of_the_box() -> None:
