@@ -137,7 +137,8 @@ class SageStudent(FusionMethod):
         "upstream": "https://github.com/RollingPlain/SAGE_IVIF (student: model_sub/model.py)",
         "parameters": str(PARAMETERS),
         "input": "ir (B,1,H,W), vi = visible luminance Y (B,1,H,W), float32 in [0, 1]; any H and W",
-        "output": "fused luminance (B,1,H,W): tanh, in (-1, 1), not clamped (samfuse clamps to [0, 1] by default)",
+        "output": "fused luminance (B,1,H,W): tanh in (-1, 1) (the authors' weights) or (tanh + 1)/2 (weights trained "
+        "with output=unit), not clamped (samfuse clamps to [0, 1] by default)",
     }
 
     def __init__(self, net: SageStudentNet, *, fold: bool = True) -> None:
