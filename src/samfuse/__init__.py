@@ -16,14 +16,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
-# OpenMP threads that spin while waiting make every small torch op ~50x slower as soon as another process
-# uses the cores (measured: 0.5·a + 0.5·b on 640×480 took 35 ms instead of 0.3-0.8 ms on a loaded 2-core
-# machine). Passive waiting costs nothing measurable when the machine is idle. Must be set before torch loads;
-# an explicit user setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 __version__ = "0.1.0"
-__all__ = ["Fuser", "__version__", "fuse"]
+__all__ = ["Fuser", "__version__", "fuse", "passive_threads"]
+
+
+def passive_threads() -> None:
+    """Ask OpenMP's idle threads to sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``) unless the caller set a
+    policy. Spinning threads make every small torch op ~50× slower as soon as another process uses the cores
+    (docs/decisions.md, Threads); passive waiting costs nothing measurable on an idle machine. It only takes
+    effect **before torch is imported**. The ``samfuse`` command does this itself; ``import samfuse`` does not
+    change the caller's environment, so a library user calls this (or sets the variable) first."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def __getattr__(name: str) -> Any:

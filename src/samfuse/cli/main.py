@@ -10,7 +10,9 @@ import importlib
 
 import click
 
-from samfuse import __version__
+from samfuse import __version__, passive_threads
+
+passive_threads()  # the command line sets OpenMP's passive waiting before any command imports torch
 
 COMMANDS: dict[str, str] = {
     "fuse": "samfuse.cli.fuse:fuse_command",
