@@ -25,7 +25,7 @@ def test_default_method_is_the_validation_winner() -> None:
     assert best(rows) == DEFAULT_METHOD
 
 
-def test_api_and_pipeline_use_the_same_default() -> None:
+def test_api_pipeline_and_fuser_use_the_same_default() -> None:
     import inspect
 
     import samfuse
@@ -33,3 +33,4 @@ def test_api_and_pipeline_use_the_same_default() -> None:
 
     assert inspect.signature(samfuse.fuse).parameters["method"].default == DEFAULT_METHOD
     assert inspect.signature(FusionPipeline).parameters["method"].default == DEFAULT_METHOD
+    assert inspect.signature(samfuse.Fuser).parameters["method"].default == DEFAULT_METHOD

@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from samfuse.batch import DEFAULT_METHOD
 from samfuse.io import to_uint8
 from samfuse.io.colour import ColorPath
 from samfuse.io.reading import ValueRange
@@ -71,7 +72,7 @@ class Fuser:
 
     def __init__(
         self,
-        method: str = "average",
+        method: str = DEFAULT_METHOD,
         weights: str | Path | None = None,
         *,
         backend: Literal["torch", "onnx"] = "torch",
