@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,8 @@ class StudentTask(TrainingTask):
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.opt, T_max=max(1, ctx.total_steps), eta_min=profile.eta_min
         )
-        self.loss_fn = STUDENT_LOSSES[profile.loss]
+        loss_fn = STUDENT_LOSSES[profile.loss]
+        self.loss_fn = partial(loss_fn, grad_weight=profile.grad_weight) if profile.loss == "maxint" else loss_fn
 
     def modules(self) -> dict[str, nn.Module]:
         return {"student": self.student}
@@ -114,10 +116,7 @@ class StudentTask(TrainingTask):
     def training_step(self, batch: dict[str, Any], step: Step) -> Mapping[str, float]:
         y, ir = batch["vi_y"], batch["ir"]
         out = self.forward(y, ir)
-        if self.profile.loss == "maxint":
-            total, parts = self.loss_fn(out, y, ir, self.profile.grad_weight)
-        else:
-            total, parts = self.loss_fn(out, y, ir)
+        total, parts = self.loss_fn(out, y, ir)
         self.opt.zero_grad(set_to_none=True)
         total.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(self.student.parameters(), float("inf"))
