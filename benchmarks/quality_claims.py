@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from samfuse.selection import HEADLINE
+from samfuse.selection import HEADLINE, at_or_above
 
 MOONSHOT = {"VIF": 1.05, "Qabf": 0.69}
 SSIM_FLOOR = 0.95
@@ -36,7 +36,7 @@ def main() -> None:
     ]
     for spec in args.at_or_above:
         a, b = spec.split(":")
-        ok = [m for m in HEADLINE if rows[a][m] >= rows[b][m]]
+        ok = at_or_above(rows[a], rows[b])
         gaps = ", ".join(f"{m} {rows[a][m]:.4f} vs {rows[b][m]:.4f} ({100 * (rows[a][m] / rows[b][m] - 1):+.1f} %)"
                          for m in HEADLINE if m not in ok)  # fmt: skip
         lines.append(f"- `{a}` at or above `{b}` on **{len(ok)} of 9**" + (f"; behind on {gaps}" if gaps else ""))

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from msrs_table import direction, machine, means_of, run, sha, write_report
-from samfuse.selection import HEADLINE, best, rank_sums
+from samfuse.selection import HEADLINE, at_or_above, best, rank_sums
 
 
 def materialise(work: Path) -> tuple[Path, Path]:
@@ -108,10 +108,6 @@ def levels(fused: Path) -> dict[str, float]:
     return {"p1": float(np.mean(lo)), "p99": float(np.mean(hi))}
 
 
-def at_or_above(ours: dict[str, float], ref: dict[str, float], higher: dict[str, bool]) -> list[str]:
-    return [m for m in HEADLINE if (ours[m] >= ref[m] if higher.get(m, True) else ours[m] <= ref[m])]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("candidates", nargs="+", help="LABEL=METHOD[@WEIGHTS][,KEY=VALUE...]")
@@ -153,7 +149,7 @@ def main() -> None:
     for label, r in rows.items():
         top = {m: (max if higher.get(m, True) else min)(x[m] for x in rows.values() if np.isfinite(x[m])) for m in cols}
         cells = [f"**{r[m]:.4f}**" if r[m] == top[m] else f"{r[m]:.4f}" for m in cols]
-        refs = [str(len(at_or_above(r, rows[ref], higher))) for ref in args.reference]
+        refs = [str(len(at_or_above(r, rows[ref]))) for ref in args.reference]
         md.append(
             f"| {label} | {int(r['n'])} | " + " | ".join(cells) + f" | {ranks[label]:.1f} | " + " | ".join(refs) + " |"
         )

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["HEADLINE", "rank_sums", "best", "default_candidates"]
+__all__ = ["HEADLINE", "rank_sums", "best", "at_or_above", "default_candidates"]
 
 #: the 9 metrics every table of issue 24 reports (cddfuse convention, all higher-is-better)
 HEADLINE = ("EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM")
@@ -29,6 +29,11 @@ def rank_sums(rows: Mapping[str, Mapping[str, float]], metrics: tuple[str, ...] 
     for m in metrics:
         total += rankdata(-np.array([rows[r][m] for r in labels], dtype=float))
     return dict(zip(labels, total.tolist(), strict=True))
+
+
+def at_or_above(ours: Mapping[str, float], ref: Mapping[str, float]) -> list[str]:
+    """The headline metrics on which ``ours`` is at or above ``ref`` (all nine are higher-is-better)."""
+    return [m for m in HEADLINE if ours[m] >= ref[m]]
 
 
 def best(rows: Mapping[str, Mapping[str, float]]) -> str:
