@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from samfuse.io.bt601 import rgb_luma
+
 from .labels import Box
 
 
@@ -18,7 +20,7 @@ def luma(img: np.ndarray) -> np.ndarray:
     """Grey levels as float64 (0..255): BT.601 luma of an RGB image, the image itself when grey."""
     a = img.astype(np.float64)
     if a.ndim == 3:
-        a = a[..., 0] * 0.299 + a[..., 1] * 0.587 + a[..., 2] * 0.114
+        a = rgb_luma(a)
     return a
 
 

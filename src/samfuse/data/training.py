@@ -35,6 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from samfuse.io import MIN_SIDE, InputError, Pair, is_grey, read_raw, to_unit_float
+from samfuse.io.bt601 import rgb_luma
 from samfuse.io.reading import ValueRange
 
 __all__ = ["TrainingPairs", "MaskSource", "read_pair"]
@@ -185,7 +186,7 @@ class TrainingPairs(Dataset):
         ir_grey = _grey(ir_raw)
         ir, vi = to_unit_float(arrays[0], self.value_range), to_unit_float(arrays[1], self.value_range)
         if ir.ndim == 3:  # colour IR -> luma (grey stored as 3 channels -> that channel)
-            ir = ir[..., 0] if ir_grey else 0.299 * ir[..., 0] + 0.587 * ir[..., 1] + 0.114 * ir[..., 2]
+            ir = ir[..., 0] if ir_grey else rgb_luma(ir)
         if vi.ndim == 2:
             vi = np.repeat(vi[:, :, None], 3, axis=2)
         chans = [a.astype(np.float32) for a in arrays[2:]]  # masks and extras, channel-first

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from samfuse.io.bt601 import rgb_luma
+
 __all__ = ["chroma", "colour_fidelity"]
 
 
@@ -27,8 +29,8 @@ def chroma(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 1):
         flat = np.full(a.shape[:2], 128.0)
         return flat, flat
-    r, g, b = a[..., 0], a[..., 1], a[..., 2]
-    y = 0.299 * r + 0.587 * g + 0.114 * b
+    r, b = a[..., 0], a[..., 2]
+    y = rgb_luma(a)
     return 128.0 + 0.564 * (b - y), 128.0 + 0.713 * (r - y)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from samfuse.io import read_raw
+from samfuse.io.bt601 import BT601
 
 
 def read_vifb(path: str | Path) -> np.ndarray:
@@ -30,7 +31,8 @@ def grey_cddfuse(raw: np.ndarray) -> np.ndarray:
         r = g = b = x
     else:
         r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    y = (b * np.float32(0.114) + g * np.float32(0.587)) + r * np.float32(0.299)
+    wr, wg, wb = (np.float32(w) for w in BT601)
+    y = (b * wb + g * wg) + r * wr  # OpenCV's order, float32
     return np.round(y)
 
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from samfuse.io.bt601 import BT601
+
 __all__ = ["TemporalStability", "TemporalStabilityMeter", "luminance", "temporal_stability"]
 
-#: BT.601 luma weights for R, G, B (as samfuse's colour path, :mod:`samfuse.io.colour`).
-_BT601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+#: BT.601 luma weights for R, G, B (:data:`samfuse.io.bt601.BT601`), as float32 for one matrix product per frame.
+_BT601 = np.array(BT601, dtype=np.float32)
 
 
 def luminance(frame: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from samfuse.io.bt601 import rgb_luma
 from samfuse.io.writing import to_uint8
 
 __all__ = [
@@ -166,11 +167,11 @@ def as_rgb_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def as_grey_float(image: np.ndarray) -> np.ndarray:
-    """HxW or HxWx3 uint8 -> HxW float32 in [0, 1]; colour uses BT.601 luma 0.299 R + 0.587 G + 0.114 B."""
+    """HxW or HxWx3 uint8 -> HxW float32 in [0, 1]; colour uses BT.601 luma (:func:`samfuse.io.bt601.rgb_luma`)."""
     img = as_rgb_uint8(image).astype(np.float32) / 255.0
     if np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2]):
         return img[..., 0].copy()
-    return (0.299 * img[..., 0] + 0.587 * img[..., 1] + 0.114 * img[..., 2]).astype(np.float32)
+    return rgb_luma(img).astype(np.float32)
 
 
 def shrink_to(image: np.ndarray, max_side: int) -> np.ndarray:

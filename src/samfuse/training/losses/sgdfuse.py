@@ -36,10 +36,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import kornia
 import torch
 import torch.nn.functional as F
 
+from samfuse.io.colour import luma
 from samfuse.training.losses.common import max_intensity, sobel_gradient, weighted_mean
 
 __all__ = [
@@ -69,7 +69,7 @@ def _luma(x: torch.Tensor) -> torch.Tensor:
     """[−1, 1] RGB → [−1, 1] BT.601 Y (a 1-channel input is already luminance)."""
     if x.shape[1] == 1:
         return x
-    return kornia.color.rgb_to_ycbcr((x + 1) / 2)[:, :1] * 2 - 1
+    return luma((x + 1) / 2) * 2 - 1
 
 
 def _in_space(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, space: Space):

@@ -51,6 +51,7 @@ from torch import nn
 
 from samfuse.data.masks import ModalityMasks
 from samfuse.io import InputError, Pair, is_grey, to_unit_float
+from samfuse.io.bt601 import rgb_luma
 from samfuse.models.sgdfuse.hfah import HFAH
 from samfuse.models.sgdfuse.method import CONFIG_KEY, SGDFuseMethod, SGDFuseStage1Method, load_weights
 from samfuse.models.sgdfuse.profiles import PROFILES as MODEL_PROFILES
@@ -136,7 +137,7 @@ def _unit_pair(ir_raw: np.ndarray, vi_raw: np.ndarray) -> tuple[torch.Tensor, to
     them (colour IR → its luma, grey stored as 3 channels → that channel, grey visible → replicated)."""
     ir, vi = to_unit_float(ir_raw), to_unit_float(vi_raw)
     if ir.ndim == 3:
-        ir = ir[..., 0] if is_grey(ir_raw) else 0.299 * ir[..., 0] + 0.587 * ir[..., 1] + 0.114 * ir[..., 2]
+        ir = ir[..., 0] if is_grey(ir_raw) else rgb_luma(ir)
     if vi.ndim == 2:
         vi = np.repeat(vi[:, :, None], 3, axis=2)
     ir_t = torch.from_numpy(np.ascontiguousarray(ir, dtype=np.float32))[None, None]
