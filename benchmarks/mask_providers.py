@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from samfuse.bench.machine import cpu_model
 from samfuse.data import resolve_root
 from samfuse.io import read_raw
+from samfuse.machine import cpu_model
 from samfuse.semantics import get_provider
 from samfuse.semantics.compat import install
 from samfuse.semantics.sam import PRESETS

@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 from scipy.signal import convolve2d
 
-from samfuse.bench.machine import cpu_model
 from samfuse.io import read_raw
+from samfuse.machine import cpu_model
 from samfuse.metrics import CONVENTIONS
 from samfuse.metrics._malloc import tune_malloc
 from samfuse.metrics.reading import grey_cddfuse

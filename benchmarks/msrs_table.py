@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from samfuse.bench.machine import cpu_model
+from samfuse.machine import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "datasets"

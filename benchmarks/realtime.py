@@ -11,7 +11,7 @@ For each method of ``--methods`` (``METHOD`` or ``METHOD@WEIGHTS``, spelled as `
 
 Ratios are to ``--reference`` (default the first ``sage-student`` entry, the SAGE authors' released student). The
 frames are a pan-and-zoom over one real MSRS pair (:mod:`samfuse.video.synthetic`) at 640×480, written as mp4v
-clips to a temporary folder. The machine line comes from :func:`samfuse.bench.machine.describe_machine`; other
+clips to a temporary folder. The machine line comes from :func:`samfuse.machine.describe_machine`; other
 processes on a shared machine slow every figure down (its load average is printed before and after).
 
 Usage::
@@ -40,10 +40,10 @@ import cv2
 import numpy as np
 import torch
 
-from samfuse.bench.machine import describe_machine
 from samfuse.bench.runner import MethodSpec, parse_methods
 from samfuse.data import resolve_root
 from samfuse.io import atomic_write, read_raw
+from samfuse.machine import describe_machine
 from samfuse.video import Fuser, fuse_video, open_frames
 from samfuse.video.synthetic import pan_zoom_frames, write_clips
 

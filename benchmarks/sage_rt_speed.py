@@ -13,7 +13,7 @@ no I/O, batch 1, warm), interleaved round-robin so that load from other processe
 
 Each round times ``--frames`` frames of each sage-rt path and ``--authors-frames`` of each authors' path and keeps
 the median per frame; the tables give the median over ``--rounds`` rounds (FPS, per-round ratios) and the best
-round of each path (the least disturbed by other processes). The machine line (``samfuse.bench.machine``) and the
+round of each path (the least disturbed by other processes). The machine line (``samfuse.machine``) and the
 load average before and after are printed: on a shared machine the absolute FPS move with the load, and so do
 the ratios, because sage-rt's many small operations suffer more from waiting for a core than the authors' few
 large convolutions.
@@ -46,10 +46,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from samfuse.bench.machine import describe_machine
 from samfuse.export import OnnxMethod, export_onnx
 from samfuse.io import read_raw
 from samfuse.io.colour import luma
+from samfuse.machine import describe_machine
 from samfuse.models import build
 from samfuse.models.sage.student import SageStudentNet
 from samfuse.models.sage_rt import conv_macs

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from samfuse.bench.machine import cpu_model
+from samfuse.machine import cpu_model
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SAMFUSE_SHARED", REPO.parent / "shared"))

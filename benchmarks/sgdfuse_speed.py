@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from samfuse.bench.machine import cpu_model
 from samfuse.io import read_image
+from samfuse.machine import cpu_model
 from samfuse.models import build
 from samfuse.models.sgdfuse import get_profile
 

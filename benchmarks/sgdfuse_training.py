@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from samfuse.bench.machine import cpu_model
+from samfuse.machine import cpu_model
 
 
 def machine() -> str:

@@ -19,8 +19,8 @@ import time
 
 import torch
 
-from samfuse.bench.machine import cpu_model
 from samfuse.data import CachedMasks, ModalityMasks, TopKPairs, TrainingPairs, get_dataset
+from samfuse.machine import cpu_model
 from samfuse.semantics import get_provider
 
 CROP = (192, 256)

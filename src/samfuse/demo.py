@@ -32,7 +32,7 @@ def run_demo(
     Existing fused images are kept when ``out/fused/provenance.json`` says the same method and weights made them;
     made by another method or weights they are refused (:class:`~samfuse.io.provenance.ProvenanceError`, one
     line, before any work) unless ``overwrite``, which makes them again."""
-    from samfuse.bench.figures import FigureRow, busiest_region, comparison_figure
+    from samfuse.figures import FigureRow, busiest_region, comparison_figure
     from samfuse.pipeline import FusionPipeline
 
     report = BatchReport("fused")

@@ -2,11 +2,14 @@
 
 :func:`run_bench` fuses (only what is missing), times and evaluates every method × dataset and runs the
 downstream checks (label salience, detection AP); :func:`write_report` writes ``report.md``, ``values.csv`` and
-the figures. The CLI is ``samfuse/cli/bench.py``.
+the figures. The CLI is ``samfuse/cli/bench.py``. The figure and the machine line live in
+:mod:`samfuse.figures` and :mod:`samfuse.machine` (shared with ``demo`` and ``robustness``) and are re-exported
+here.
 """
 
-from .figures import FigureRow, comparison_figure
-from .machine import PeakMemory, describe_machine
+from samfuse.figures import FigureRow, comparison_figure
+from samfuse.machine import PeakMemory, describe_machine
+
 from .report import write_report
 from .runner import BenchConfig, BenchResult, MethodSpec, parse_methods, parse_named, run_bench
 

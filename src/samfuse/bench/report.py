@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from samfuse.evaluation import metric_stats
+from samfuse.figures import FigureRow, Region, busiest_region, comparison_figure, grow_region
 from samfuse.io import atomic_write, read_raw
 from samfuse.metrics import get_convention
 
-from .figures import FigureRow, Region, busiest_region, comparison_figure, grow_region
 from .labels import read_yolo
 from .runner import BenchResult, Cell
 

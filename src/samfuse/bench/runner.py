@@ -28,10 +28,10 @@ from samfuse.data import get_dataset
 from samfuse.evaluation import ImageResult, evaluate_pairs, evaluation_pool, index_fused, report_problems
 from samfuse.io import InputError, Pair, atomic_write, read_raw
 from samfuse.io.provenance import RECORD, check_record, read_record
+from samfuse.machine import PeakMemory
 
 from .detection import APResult, average_precision
 from .labels import MSRS_CLASSES, Box, read_yolo
-from .machine import PeakMemory
 from .salience import box_contrast, luma
 
 Callback = Callable[[str], None]

@@ -122,9 +122,9 @@ def robustness_command(
     mask_params: tuple[str, ...],
 ) -> None:
     """Fuse with perturbed masks (eroded, dilated, dropped) and compare the metrics with the unperturbed masks."""
-    from samfuse.bench import describe_machine
     from samfuse.cli.common import build_mask_source
     from samfuse.evaluation import resolve_metrics
+    from samfuse.machine import describe_machine
     from samfuse.metrics._malloc import tune_malloc
     from samfuse.models import samples
     from samfuse.pipeline import FusionPipeline
