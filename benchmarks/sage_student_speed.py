@@ -63,11 +63,12 @@ def machine() -> str:
     )
 
 
-# --- (1) the authors' inference path, transcribed independently of samfuse (design/sage.md §1, §6) -------------
+# --- (1) the authors' inference path, transcribed independently of samfuse (docs/sage-notes.md §1, §6) -------------
 
 
 class AuthorsStudent(nn.Module):
-    """upstream model_sub/model.py ``Network`` as the design note describes it (key names as in the checkpoint)."""
+    """upstream model_sub/model.py ``Network`` as docs/sage-notes.md §1 describes it (key names as in the
+    checkpoint)."""
 
     def __init__(self, dim: int = 32) -> None:
         super().__init__()

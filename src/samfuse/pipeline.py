@@ -4,7 +4,7 @@ Colour rule: a method that consumes luminance gets IR and the visible Y (BT.601 
 Cb/Cr are re-attached to the fused Y, so the output is colour whenever the visible input is. With ``gray=True``
 (or a grey visible image) only the fused Y is returned. A colour IR image is reduced to its Y first.
 
-``color="opencv"`` runs the SAGE authors' colour path instead (``samfuse.io.colour``, design/sage.md §6): both
+``color="opencv"`` runs the SAGE authors' colour path instead (``samfuse.io.colour``, docs/sage-notes.md §6): both
 images are 8-bit (as their script reads them), the visible goes through OpenCV's YCrCb, the method's raw output
 (:meth:`~samfuse.models.base.FusionMethod.forward_raw`, not clamped) goes back through their inverse matrix, and
 the result is quantised once, their way (``x·255 + 0.5``, clamp, truncate): ``fuse_arrays`` then returns uint8,

@@ -14,7 +14,7 @@ from shared_paths import DATASETS
 
 
 def numpy_authors_inverse(f: np.ndarray, cr: np.ndarray, cb: np.ndarray) -> np.ndarray:
-    """design/sage.md §6 written out per channel in float64, then ×255 + 0.5, clamp, truncate."""
+    """docs/sage-notes.md §6 written out per channel in float64, then ×255 + 0.5, clamp, truncate."""
     f, cr, cb = (a.astype(np.float64) for a in (f, cr, cb))
     rgb = np.stack(
         [f + 1.403 * (cr - 0.5), f - 0.714 * (cr - 0.5) - 0.344 * (cb - 0.5), f + 1.773 * (cb - 0.5)], axis=-1

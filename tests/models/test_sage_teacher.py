@@ -46,7 +46,8 @@ def net() -> SageTeacherNet:
 
 
 def test_parameter_count_matches_the_authors_minus_unused_layer(net: SageTeacherNet) -> None:
-    # design note §2: 2,787,025 in the authors' network, of which compress_and_upsample (Conv 256→64 3×3) is unused
+    # docs/sage-notes.md §2: 2,787,025 in the authors' network, of which compress_and_upsample (Conv 256→64 3×3)
+    # is unused
     unused = 256 * 64 * 9 + 64
     assert unused == 147_520
     assert sum(p.numel() for p in net.parameters()) == 2_787_025 - unused == 2_639_505

@@ -101,7 +101,7 @@ def test_teacher_step_trains_every_teacher_parameter_and_leaves_student_bn_stats
     assert out["t/fea"] > 0 and out["t/swapped_cs"] > 0
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in task.teacher.parameters())
     assert all(p.grad is None for p in task.student.parameters())
-    # design note §7.3 fixed: the no-grad student forward updates no running statistics
+    # docs/sage-notes.md §7.3 fixed: the no-grad student forward updates no running statistics
     state = task.student.state_dict()
     assert all(torch.equal(v, state[k]) for k, v in student0.items()) and len(bn0) == 17 * 3
     assert all(m.track_running_stats for m in task.student.modules() if isinstance(m, torch.nn.BatchNorm2d))

@@ -38,7 +38,7 @@ def luma(rgb: torch.Tensor) -> torch.Tensor:
     return split_luma(rgb)[0]
 
 
-# --- The authors' colour path (SAGE test.py / utils.py; design/sage.md §6), ``color="opencv"`` -----------------
+# --- The authors' colour path (SAGE test.py / utils.py; docs/sage-notes.md §6), ``color="opencv"`` -----------------
 #
 # Forward: OpenCV's integer YCrCb conversion on the 8-bit image (chroma offset 128), each channel / 255.
 # Inverse: their own matrix (not OpenCV's exact inverse), applied to the unclamped fused Y:

@@ -1,7 +1,7 @@
 """SAGE's masked images: each source image kept inside one mask of a rank pair, zero outside.
 
 The SAGE teacher and its contrastive-semantic loss do not take binary masks but *masked images*
-(design note ``design/sage.md`` §3): for the ``k``-th pair of :func:`~samfuse.semantics.products.top_k_pairs`,
+(``docs/sage-notes.md`` §3): for the ``k``-th pair of :func:`~samfuse.semantics.products.top_k_pairs`,
 ``IM_k = IR · ir_mask_k`` and ``VM_k = Y · vi_mask_k``, where Y is the visible luminance. A slot without a valid
 pair (``valid[k]`` False: fewer non-empty pairs than slots) holds the unmasked image. The authors zero the 8-bit
 image outside the mask and convert it to grey / Y afterwards, which is the same as multiplying the grey / Y

@@ -78,7 +78,7 @@ def modality_mask(
     max_share: float = 0.25,
     warm_sigma: float = 0.5,
 ) -> np.ndarray:
-    """SGDFuse's single mask channel of one modality (design note §2), (H, W) bool.
+    """SGDFuse's single mask channel of one modality (docs/sgdfuse-notes.md §2), (H, W) bool.
 
     The union of the segments whose area ``a`` satisfies ``min_share ≤ a / (H·W) ≤ max_share`` (0.05 % to
     25 % drops sky and road "stuff"; the union of all segments would be nearly all ones).  For
@@ -124,7 +124,7 @@ class TopKPairs:
     """SAGE: :func:`~samfuse.semantics.top_k_pairs` as ``2k`` channels, ``[ir_1 … ir_k, vi_1 … vi_k]`` (bool).
 
     A slot without a valid pair is filled with ``empty``: ``"ones"`` (default) so that ``image · mask`` is
-    SAGE's input in every slot, the unmasked image where a pair is missing (design/sage.md §3), and this
+    SAGE's input in every slot, the unmasked image where a pair is missing (docs/sage-notes.md §3), and this
     survives cropping (a valid mask that happens to be empty inside a crop stays zeros there); ``"zeros"``
     leaves such slots empty. The cache keeps the ``limit`` largest masks (SAGE caches 20).
     """

@@ -13,8 +13,9 @@
 * Grey images (IR) are replicated to three channels; SAM gets RGB uint8.
 * The torchvision/timm imports of both packages go through :mod:`samfuse.semantics.compat`.
 * Generator presets (:data:`PRESETS`): ``sage`` (SAGE's dataset script), ``default`` (library defaults, which
-  SGDFuse's design note uses), ``fast`` (16×16 points, no crops: the CPU setting).  Any generator argument can
-  be overridden by keyword.  Masks with zero area are dropped; the score is SAM's ``predicted_iou``.
+  SGDFuse's notes use, docs/sgdfuse-notes.md §2), ``fast`` (16×16 points, no crops: the CPU setting).  Any
+  generator argument can be overridden by keyword.  Masks with zero area are dropped; the score is SAM's
+  ``predicted_iou``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """SAGE's Semantic Persistent Attention (SPA) stage and the transformer it is built from.
 
-Exactly the teacher's modules of the authors' code (design note ``design/sage.md`` §2), written anew:
+Exactly the teacher's modules of the authors' code (``docs/sage-notes.md`` §2), written anew:
 
 * :class:`SpatialTransformer` (latent-diffusion style): GroupNorm(4, eps 1e-6) → 1×1 conv → tokens →
   ``x += SelfAttn(LN x)``; ``x += Attn2(LN x, ctx)``; ``x += GEGLU-FF(LN x)`` → 1×1 conv (zero-initialised) →
@@ -118,7 +118,8 @@ def _conv_lrelu(cin: int, cout: int) -> nn.Sequential:
 
 
 class SPAStage(nn.Module):
-    """The SPA stage (design note §2): image tokens ``I``, VIS-mask tokens ``V``, IR-mask tokens ``R``, 64 ch each.
+    """The SPA stage (docs/sage-notes.md §2): image tokens ``I``, VIS-mask tokens ``V``, IR-mask tokens ``R``,
+    64 ch each.
 
     With ``P`` = MaxPool(4) and CL = Conv3×3 128→64 + LeakyReLU (separate weights at each place):
 

@@ -1,6 +1,6 @@
 """The SAGE student (Wu et al., CVPR 2025): the 135,617-parameter network the authors release.
 
-Exactly as ``design/sage.md`` §1 states (upstream ``model_sub/model.py``, key names kept so that the released
+Exactly as ``docs/sage-notes.md`` §1 states (upstream ``model_sub/model.py``, key names kept so that the released
 checkpoint loads strictly):
 
 * input ``cat(Y_vis, IR)`` (2 channels, values in [0, 1]);
@@ -33,7 +33,7 @@ from samfuse.models.base import FusionMethod, MissingWeightsError
 
 #: Channel width of the released student.
 DIM = 32
-#: Parameters of the released student (BN buffers not counted), as design/sage.md §1 states.
+#: Parameters of the released student (BN buffers not counted), as docs/sage-notes.md §1 states.
 PARAMETERS = 135_617
 
 Taps = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]

@@ -1,4 +1,4 @@
-"""``sage-teacher``: SAGE's SAM-guided teacher with Semantic Persistent Attention (design note §2).
+"""``sage-teacher``: SAGE's SAM-guided teacher with Semantic Persistent Attention (docs/sage-notes.md §2).
 
 :class:`SageTeacherNet` is the network: ``forward(y, ir, vm, im)`` with the visible luminance ``y`` and ``ir``
 (B, 1, H, W) and the 4 masked VIS-Y images ``vm`` and 4 masked IR images ``im`` (B, 4, H, W; see

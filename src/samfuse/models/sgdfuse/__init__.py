@@ -1,4 +1,4 @@
-"""SGDFuse (Zhang et al., arXiv 2508.05264) re-implemented from the design note ``design/sgdfuse.md``.
+"""SGDFuse (Zhang et al., arXiv 2508.05264) re-implemented from the ``docs/sgdfuse-notes.md``.
 
 One concept per module: ``stage1`` (MSFEM, Transformer blocks, cross-attention, head → F1), ``unet`` (SR3
 denoiser), ``hfah`` (hierarchical feature aggregation head), ``scheduler`` (noise schedule, DDPM/DDIM steps, no

@@ -1,4 +1,4 @@
-"""SGDFuse's Hierarchical Feature Aggregation Head (the authors' ``HFAF.py``, class ``HFAH``; design note §4).
+"""SGDFuse's Hierarchical Feature Aggregation Head (the authors' ``HFAF.py``, class ``HFAH``; docs/sgdfuse-notes.md §4).
 
 Per decoder level (highest resolution first, channels ``width·mults``):
 

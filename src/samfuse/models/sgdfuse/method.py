@@ -124,7 +124,7 @@ class SGDFuseStage1Method(FusionMethod):
 
 
 class SGDFuseMethod(FusionMethod):
-    """Full SGDFuse: stage 1 → mask-conditioned diffusion refiner → HFAH (design note, refiner reading).
+    """Full SGDFuse: stage 1 → mask-conditioned diffusion refiner → HFAH (docs/sgdfuse-notes.md §3, refiner reading).
 
     Deterministic: every call seeds its own generator with ``config.sampler.seed``.
     """

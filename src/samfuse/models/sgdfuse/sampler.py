@@ -1,4 +1,4 @@
-"""SGDFuse stage-2 sampling, the "refiner" reading (design note §3, decisions 1–3 and 12).
+"""SGDFuse stage-2 sampling, the "refiner" reading (docs/sgdfuse-notes.md §3, decisions 1–3 and 12).
 
 * U-Net input = concat(x_t [3 ch], M_ir, M_vis) = 5 channels; the mask channels (in [−1, 1]) are the same at
   every step, only x_t changes.

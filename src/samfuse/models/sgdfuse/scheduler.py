@@ -1,7 +1,7 @@
 """SGDFuse's noise scheduler, in the diffusers manner: no weights, a JSON configuration, ``set_timesteps`` /
 ``add_noise`` / ``step``. The U-Net knows nothing about β; it only sees the noise level γ = √ᾱ.
 
-Schedule (design note §3, fixed by the authors' ``fusion_train.json``): linear β from 1e-6 to 1e-2 over
+Schedule (docs/sgdfuse-notes.md §3, fixed by the authors' ``fusion_train.json``): linear β from 1e-6 to 1e-2 over
 T = 1000 training steps, timesteps indexed 0 … T−1 (diffusers' convention), ``ᾱ_t = Π_{s≤t} (1 − β_s)``,
 ``γ_t = √ᾱ_t`` (γ_{999} ≈ 0.081) and ``ᾱ_{−1} = 1``.
 

@@ -1,7 +1,7 @@
 """SGDFuse stage 1: IR features through MSFEM, VIS features through Transformer blocks, bidirectional
 cross-attention, and a head producing the initial fused image F1 ∈ [−1, 1] (3-channel RGB).
 
-Only MSFEM exists in the authors' code (``MSFEM.py``); the rest follows design note §1 (decisions 5 and 6):
+Only MSFEM exists in the authors' code (``MSFEM.py``); the rest follows docs/sgdfuse-notes.md §1 (decisions 5 and 6):
 
 * **MSFEM, feature-level (default).** The IR image is embedded to C channels by a 3×3 conv, then R's branch
   topology runs on C channels: parallel 1×1 / 3×3 / 5×5 / 7×7 convs (+ GELU, which R lacks); the 3/5/7 branches

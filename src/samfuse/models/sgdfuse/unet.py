@@ -1,5 +1,5 @@
 """SGDFuse's denoising U-Net: SR3's ``sr3_modules/unet.py`` (the blobs the authors' repository carries), with its
-configuration exposed (design note §3 a).
+configuration exposed (docs/sgdfuse-notes.md §3 a).
 
 * Res block: GroupNorm → Swish → 3×3 conv, then the noise embedding is **added** (no scale/shift), then
   GroupNorm → Swish → dropout → 3×3 conv, plus a 1×1 residual projection when the width changes.

@@ -4,7 +4,7 @@ r"""Losses of a student distilled from a frozen teacher's output (``samfuse trai
 fuses), ``y`` the visible luminance and ``ir`` the infrared image, all (B, 1, H, W); ``G`` is
 :func:`~samfuse.training.losses.common.gradient_loss` (Sobel magnitudes, zero padding, as SAGE).
 
-SAGE's student loss (design/sage.md §4) without its SAM terms (:math:`L_{cs}`, :math:`L_{fea}`) splits into a
+SAGE's student loss (docs/sage-notes.md §4) without its SAM terms (:math:`L_{cs}`, :math:`L_{fea}`) splits into a
 source part and a teacher part, both with the authors' weights (outer weight 3 included):
 
 .. math::

@@ -1,4 +1,4 @@
-r"""SAGE's distillation losses (design note ``design/sage.md`` §4), with the authors' weights.
+r"""SAGE's distillation losses (``docs/sage-notes.md`` §4), with the authors' weights.
 
 Notation: ``o`` the network being trained (B, 1, H, W), ``y`` the visible luminance, ``ir`` the infrared image,
 ``ref`` the other network's output (held fixed), ``vm``/``im`` the 4 masked VIS-Y / IR images (B, 4, H, W)
@@ -25,7 +25,7 @@ error, ``G`` the gradient loss :func:`~samfuse.training.losses.common.gradient_l
   without affine, eps 1e-5; the Frobenius norm runs over the whole batch tensor; ``F1, F2`` from
   :mod:`.sage_features`).
 
-The two objectives of the bi-level alternation (design note §5):
+The two objectives of the bi-level alternation (docs/sage-notes.md §5):
 
 * student step (:func:`student_objective`), ``o`` = student, ``ref`` = teacher:
   :math:`3 L_{pix} + 3 L_{grad} + L_{cs} + 0.3\,L_{fea}`;

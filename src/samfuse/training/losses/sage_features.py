@@ -1,4 +1,4 @@
-"""Feature extractors for SAGE's contrastive-semantic loss L_cs (design note §4).
+"""Feature extractors for SAGE's contrastive-semantic loss L_cs (docs/sage-notes.md §4).
 
 A feature extractor maps a batch of 1-channel images (N, 1, H, W) to two feature maps ``[F1, F2]`` (each
 (N, C, h, w)); :func:`samfuse.training.losses.sage.feature_distance` compares them after instance

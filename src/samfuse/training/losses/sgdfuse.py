@@ -1,4 +1,4 @@
-"""SGDFuse's losses (design note §1 and §5; decisions 7 and 11).
+"""SGDFuse's losses (docs/sgdfuse-notes.md §1 and §5; decisions 7 and 11).
 
 Notation: V the visible image (B,3,H,W), I the IR image (B,1,H,W, broadcast to the 3 RGB channels), F the
 fused image, all in the networks' range [−1, 1] (the authors' loader scales both inputs to [−1, 1]);

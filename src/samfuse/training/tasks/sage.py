@@ -1,6 +1,6 @@
 """``samfuse train sage``: SAGE's bi-level (alternating) distillation of the SPA teacher into the student.
 
-Design note ``design/sage.md`` §4, §5 and §7; the networks are :mod:`samfuse.models.sage`, the losses
+Design note ``docs/sage-notes.md`` §4, §5 and §7; the networks are :mod:`samfuse.models.sage`, the losses
 :mod:`samfuse.training.losses.sage`. This module only wires them together.
 
 * **Alternation** (§5), over the batches of each epoch: an even batch index is one student update (the teacher
@@ -85,7 +85,7 @@ class SageProfile(Profile):
             raise ValueError("warmup must be >= 0")
 
 
-#: ``paper``: the authors' settings (design note §5; their data was FMB, 1,220 pairs, here ``train``).
+#: ``paper``: the authors' settings (docs/sage-notes.md §5; their data was FMB, 1,220 pairs, here ``train``).
 #: ``cpu``: sized for the 2-core development VM to finish in about 100-115 minutes (docs/sage.md, Training).
 PROFILES = {
     "paper": SageProfile(batch_size=4, crop=(192, 256), epochs=100, schedule="authors", log_every=10),
@@ -131,7 +131,7 @@ def _extractor(profile: SageProfile, device: torch.device) -> nn.Module:
     return FilterBankFeatures().to(device)
 
 
-@register_task("sage", "SAGE student + SPA teacher, bi-level (alternating) distillation (design/sage.md §5)")
+@register_task("sage", "SAGE student + SPA teacher, bi-level (alternating) distillation (docs/sage-notes.md §5)")
 class SageTask(TrainingTask):
     """SAGE: the student and the SPA teacher trained by alternating single steps."""
 

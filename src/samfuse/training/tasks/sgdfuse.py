@@ -1,6 +1,6 @@
 """``samfuse train sgdfuse-stage1`` then ``samfuse train sgdfuse``: SGDFuse's two decoupled stages.
 
-Design note ``design/sgdfuse.md`` §1, §3 and §5 (decisions in docs/sgdfuse.md); the networks are
+Design note ``docs/sgdfuse-notes.md`` §1, §3 and §5 (decisions in docs/sgdfuse.md); the networks are
 :mod:`samfuse.models.sgdfuse`, the losses :mod:`samfuse.training.losses.sgdfuse`. This module only wires them.
 
 * **Stage 1** (``sgdfuse-stage1``): the :class:`~samfuse.models.sgdfuse.Stage1` network on random crops,
