@@ -49,7 +49,7 @@ def default_candidates() -> list[str]:
     ``max`` is excluded because it copies the brighter source pixel by pixel: it reaches several cddfuse metrics'
     best values by construction (SSIM above 1, MI), not by fusing, and blows out bright daytime scenes; it stays
     a reference row. Methods without default weights (``sage-student``) and those that need masks
-    (``sage-teacher``, ``sgdfuse``; 2–40 s per image) are not candidates."""
+    (``sage-teacher``, ``sgdfuse``; far slower, docs/decisions.md "Measured timings") are not candidates."""
     from samfuse.models import MissingWeightsError, build, list_methods
 
     out = []

@@ -144,7 +144,7 @@ class SageStudent(FusionMethod):
     def __init__(self, net: SageStudentNet, *, fold: bool = True) -> None:
         super().__init__()
         # Inference form: BatchNorm folded, weights and activations channels-last (NHWC), which oneDNN's CPU
-        # convolutions run about 1.6× faster than NCHW here (measured at 640×480 on the 2-core development VM).
+        # convolutions run faster than NCHW (docs/decisions.md, "Measured timings").
         self.fast = fold
         self.net = fold_batchnorm(net).to(memory_format=torch.channels_last) if fold else net.eval()
 

@@ -186,8 +186,8 @@ class SeAFusion(FusionMethod):
 
     def __init__(self, net: SeAFusionNet) -> None:
         super().__init__()
-        # Weights and activations channels-last (NHWC): oneDNN's CPU convolutions run this network about 1.4×
-        # faster than NCHW (CPU time at 640×480, one thread, on the 2-core development VM); outputs agree to 1e-6.
+        # Weights and activations channels-last (NHWC): oneDNN's CPU convolutions run this network faster than
+        # NCHW (docs/decisions.md, "Measured timings"); outputs agree to 1e-6.
         self.net = net.eval().to(memory_format=torch.channels_last)
         for p in self.net.parameters():
             p.requires_grad_(False)

@@ -3,8 +3,8 @@ dataclass, and the named architecture profiles ``cpu``, ``paper`` (and ``tiny`` 
 
 * ``paper``: the authors' stage-II configuration (U-Net width 64, mults 1,2,4,8, res_blocks 2, attn_res [16],
   dropout 0.2, GroupNorm 32; HFAH dim 64; 60 sampling steps) and the note's stage I (C = 32, 2 blocks, 4 heads).
-* ``cpu``: sized so that 10 steps at 640×480 stay within about 2 s on the 2-core development VM
-  (``benchmarks/sgdfuse_speed.py``): stage 1 with C = 16, MSFEM branches 8 wide (its 5×5 and 7×7 convs at
+* ``cpu``: sized for a few seconds per 640×480 image on a CPU (the measurement: docs/decisions.md, "Measured
+  timings", from ``benchmarks/sgdfuse_speed.py``): stage 1 with C = 16, MSFEM branches 8 wide (its 5×5 and 7×7 convs at
   full resolution are most of stage 1's work), one Transformer block, 2 heads, FFN expansion 2;
   U-Net width 16 at half resolution (``patch`` 2), mults 1,2,2,4 (the middle block, with its attention, at
   1/16 resolution), one res block per level, no attention elsewhere, dropout 0.1, GroupNorm 8; HFAH dim 16;

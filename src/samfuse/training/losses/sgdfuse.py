@@ -61,7 +61,7 @@ Space = Literal["rgb", "y"]
 def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
     """S(x) = |Sobel_x ∗ x| + |Sobel_y ∗ x| per channel (kernels [[−1,0,1],[−2,0,2],[−1,0,1]] and its
     transpose, unnormalised, border replicated); (B,C,H,W) → (B,C,H,W). ``common.sobel_gradient`` with
-    ``border="replicate"`` (kornia's ``spatial_gradient`` padding, which this module used before the merge)."""
+    ``border="replicate"`` (kornia's ``spatial_gradient`` padding)."""
     return sobel_gradient(x, border="replicate")
 
 

@@ -86,7 +86,8 @@ class SageProfile(Profile):
 
 
 #: ``paper``: the authors' settings (docs/sage-notes.md §5; their data was FMB, 1,220 pairs, here ``train``).
-#: ``cpu``: sized for the 2-core development VM to finish in about 100-115 minutes (docs/sage.md, Training).
+#: ``cpu``: batch 4, 64×96 crops, 3,600 steps of samfuse's own schedule, sized to finish in under two hours on a
+#: small CPU (measurements: docs/decisions.md, "Measured timings"; docs/sage.md, Training).
 PROFILES = {
     "paper": SageProfile(batch_size=4, crop=(192, 256), epochs=100, schedule="authors", log_every=10),
     "cpu": SageProfile(batch_size=4, crop=(64, 96), steps=3600, schedule="own", log_every=10),

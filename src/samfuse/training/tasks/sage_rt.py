@@ -75,9 +75,8 @@ def teacher_path(profile: RTProfile) -> Path:
     return default_tag("sage").path  # type: ignore[union-attr]
 
 
-#: ``cpu``: batch 8, 128×128 crops (of MSRS read at 171×128 with ``--data msrs-train-128``: 160 epochs), about two
-#: hours on one core of the 2-core development VM: 0.31–0.37 s/step measured with ``OMP_NUM_THREADS=1 taskset -c 1
-#: python benchmarks/sage_rt_speed.py --step-cost`` at load average 4.7 (the teacher's forward is most of it).
+#: ``cpu``: batch 8, 128×128 crops (of MSRS read at 171×128 with ``--data msrs-train-128``: 160 epochs), 20,000
+#: steps, sized for about two hours on one CPU core (measurement: docs/decisions.md, "Measured timings").
 #: ``long``: the same, three times as long.
 PROFILES = {
     "cpu": RTProfile(batch_size=8, crop=(128, 128), steps=20000, log_every=50),

@@ -57,8 +57,8 @@ class StudentProfile(Profile):
             raise ValueError(f"output must be one of {OUTPUTS}, not {self.output!r}")
 
 
-#: ``cpu``: the recipe measured in issue 24 (batch 8, 128×128 crops of MSRS read at 171×128, 1,600 steps, about
-#: half an hour on one core). ``long``: the same, 6,000 steps.
+#: ``cpu``: samfuse's student-alone recipe (batch 8, 128×128 crops of MSRS read at 171×128, 1,600 steps; how it
+#: was chosen and what it costs: docs/decisions.md, "Measured timings"). ``long``: the same, 6,000 steps.
 PROFILES = {
     "cpu": StudentProfile(batch_size=8, crop=(128, 128), steps=1600, log_every=20),
     "long": StudentProfile(batch_size=8, crop=(128, 128), steps=6000, log_every=20),

@@ -15,10 +15,9 @@ Design note ``docs/sgdfuse-notes.md`` §1, §3 and §5 (decisions in docs/sgdfus
     method computes it at inference (reflect-padded to the U-Net multiple, stage 1, cropped back), then cropped
     and flipped with the images and masks. Why not on the crop: stage 1's channel attention and SE pooling
     are global, so F1 of a crop differs from the crop of F1 (the refiner would learn on a different x0 than
-    it sees at test time), and on this CPU a no-grad stage-1 forward on every batch would add about half a
-    stage-2 step (a stage-1 training step measured 1.6× a stage-2 one); precomputing
-    costs one stage-1 pass per training image, once per process (about 2–4 min for
-    ``train`` with the ``cpu`` model on the 2-core VM). The F1 maps are kept in memory as float16 (≈1.8 MB
+    it sees at test time), and a no-grad stage-1 forward on every batch would cost a large share of a stage-2
+    step; precomputing costs one stage-1 pass per training image, once per process (the measured costs are in
+    docs/decisions.md, "Measured timings"). The F1 maps are kept in memory as float16 (≈1.8 MB
     per 640×480 image), so a ``--resume`` recomputes them; they are computed on the CPU, in the process that
     loads the samples (with ``workers`` > 0 each DataLoader worker computes its own).
   - **Timesteps** (note §3 and §5): one t per global batch (SR3; the same in every torchrun process), the
@@ -115,17 +114,16 @@ class Stage2Profile(Profile):
 
 
 #: ``paper``: the note's stage I (Adam 1e-4, batch 16, 160² crops with h/v flips, ~40k iterations).
-#: ``cpu``: sized so that both stages together fit one ~2 h sitting on the 2-core VM, each stage on one core
-#: (``OMP_NUM_THREADS=1``) beside another job: 5,000 steps at a measured 0.71 s/step ≈ 60 min (docs/sgdfuse.md,
-#: Training).
+#: ``cpu``: batch 8, 128² crops with h/v flips, 5,000 steps, sized for both stages to fit about two hours on one
+#: CPU core each (measurements: docs/decisions.md, "Measured timings"; docs/sgdfuse.md, Training).
 STAGE1_PROFILES = {
     "paper": Stage1Profile(model="paper", batch_size=16, crop=(160, 160), hflip=True, vflip=True, steps=40_000),
     "cpu": Stage1Profile(model="cpu", batch_size=8, crop=(128, 128), hflip=True, vflip=True, steps=5000),
 }
 #: ``paper``: the authors' stage II (Adam 1e-4 constant, batch 24, crop 160, h/v flips, 200k iterations).
-#: ``cpu``: sized like stage 1's: 96² crops (a multiple of the U-Net's 16) at a measured 0.19–0.20 s/step on one
-#: core after the first epoch (≈ 3 s/step while each pair's masks are read once), so 12,000 steps ≈ 40 min; Adam
-#: 2e-4 (DDPM's small-model rate) instead of the paper's 1e-4, because the schedule is 6 % of its 200k iterations.
+#: ``cpu``: sized like stage 1's: batch 8, 96² crops (a multiple of the U-Net's 16), 12,000 steps; Adam 2e-4
+#: (DDPM's small-model rate) instead of the paper's 1e-4, because the schedule is 6 % of its 200k iterations
+#: (measurements: docs/decisions.md, "Measured timings").
 STAGE2_PROFILES = {
     "paper": Stage2Profile(model="paper", batch_size=24, crop=(160, 160), hflip=True, vflip=True, steps=200_000),
     "cpu": Stage2Profile(model="cpu", batch_size=8, crop=(96, 96), hflip=True, vflip=True, steps=12_000, lr=2e-4),
