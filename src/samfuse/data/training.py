@@ -38,10 +38,13 @@ from samfuse.io import MIN_SIDE, InputError, Pair, is_grey, read_raw, to_unit_fl
 from samfuse.io.bt601 import rgb_luma
 from samfuse.io.reading import ValueRange
 
-__all__ = ["TrainingPairs", "MaskSource", "read_pair"]
+__all__ = ["PairChannels", "TrainingPairs", "read_pair"]
 
-#: ``(index, pair, ir_raw, vi_raw) -> (C, H, W)`` array (bool or float in [0, 1]) at the image's size.
-MaskSource = Callable[[int, Pair, np.ndarray, np.ndarray], np.ndarray]
+#: One pair's per-image channels: ``(index, pair, ir_raw, vi_raw) -> (C, H, W)`` array (bool or float in [0, 1])
+#: at the image's size; :class:`TrainingPairs` crops and flips them with the images. Masks
+#: (:class:`samfuse.data.masks.CachedMasks`) or extra inputs (SGDFuse's F1). Not
+#: :class:`samfuse.semantics.MaskSource`, which gives a method its masks at inference.
+PairChannels = Callable[[int, Pair, np.ndarray, np.ndarray], np.ndarray]
 
 
 def _grey(raw: np.ndarray) -> bool:
@@ -69,7 +72,7 @@ class TrainingPairs(Dataset):
     """Random crops + flips of registered pairs, with masks moved together (see the module docstring).
 
     ``crop``: (h, w), or None for whole images (batches of one when sizes differ). ``masks``: a
-    :data:`MaskSource` such as :class:`samfuse.data.masks.CachedMasks`, or None. ``extras``: further
+    :data:`PairChannels` such as :class:`samfuse.data.masks.CachedMasks`, or None. ``extras``: further
     per-image (C, H, W) arrays by name, cropped and flipped with the images and returned under that name as
     float32 (e.g. SGDFuse's stage-1 output F1 computed once at full resolution).
     """
@@ -82,8 +85,8 @@ class TrainingPairs(Dataset):
         seed: int = 0,
         hflip: bool = True,
         vflip: bool = False,
-        masks: MaskSource | None = None,
-        extras: Mapping[str, MaskSource] | None = None,
+        masks: PairChannels | None = None,
+        extras: Mapping[str, PairChannels] | None = None,
         small: Literal["pad", "skip"] = "pad",
         value_range: ValueRange = None,
     ) -> None:

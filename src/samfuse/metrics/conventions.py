@@ -1,8 +1,8 @@
-"""Convention profiles: how a toolkit reads the files, which metric functions it uses, with which parameters.
+"""Metric conventions: how a toolkit reads the files, which metric functions it uses, with which parameters.
 
 ``CONVENTIONS["vifb"]`` reproduces the VIFB MATLAB toolbox, ``CONVENTIONS["cddfuse"]`` the evaluator shipped
-with CDDFuse (also used by DDFM and EMMA). Every metric of a profile is a function ``(ir, vi, fused) -> float``
-of the arrays as that profile's reader returns them. See ``docs/metrics.md``.
+with CDDFuse (also used by DDFM and EMMA). Every metric of a convention is a function ``(ir, vi, fused) -> float``
+of the arrays as that convention's reader returns them. See ``docs/metrics.md``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ MetricFn = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 
 @dataclass(frozen=True)
 class Metric:
-    """One metric of a profile: ``fn(ir, vi, fused)``, the smallest side it accepts, its direction, a one-line doc."""
+    """One metric of a convention: ``fn(ir, vi, fused)``, the smallest side it accepts, its direction, a doc line."""
 
     name: str
     fn: MetricFn
@@ -52,7 +52,7 @@ def _colour_metrics() -> dict[str, Metric]:
 
 @dataclass(frozen=True)
 class Convention:
-    """A named profile: a reader (path → array), its metrics, and the default selection (the CSV columns)."""
+    """A named convention: a reader (path → array), its metrics, and the default selection (the CSV columns)."""
 
     name: str
     read: Callable[[str | Path], np.ndarray]
@@ -80,7 +80,7 @@ class Convention:
         return out
 
     def compute(self, name: str, ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> float:
-        """One metric on arrays as read by this profile (a :attr:`Metric.colour` metric: on the colour arrays of
+        """One metric on arrays as read by this convention (a :attr:`Metric.colour` metric: on the colour arrays of
         :func:`read_colour`, ``ir`` unused); MetricSizeError/MetricShapeError on unusable input."""
         m = self.metrics[name]
         for label, img in (("ir", ir), ("vi", vi), ("fused", fused)):
@@ -104,7 +104,7 @@ class Convention:
     def evaluate_files(
         self, ir: str | Path, vi: str | Path, fused: str | Path, metrics: Sequence[str] | None = None
     ) -> dict[str, float]:
-        """Read three files with this profile's reader, then :meth:`evaluate` (colour metrics on the colour files)."""
+        """Read three files with this convention's reader, then :meth:`evaluate` (colour metrics on colour files)."""
         names = self.resolve(metrics)
         grey = [n for n in names if not self.metrics[n].colour]
         out = self.evaluate(self.read(ir), self.read(vi), self.read(fused), grey) if grey else {}
@@ -195,7 +195,7 @@ _VIFB_DOCS = {
 }
 
 
-def _vifb_profile() -> Convention:
+def _vifb_convention() -> Convention:
     m: dict[str, Metric] = {}
     docs = _VIFB_DOCS
 
@@ -271,7 +271,7 @@ _CDDFUSE_DOCS = {
 }
 
 
-def _cddfuse_profile() -> Convention:
+def _cddfuse_convention() -> Convention:
     m: dict[str, Metric] = {}
     docs = _CDDFUSE_DOCS
 
@@ -304,4 +304,4 @@ def _cddfuse_profile() -> Convention:
     )
 
 
-CONVENTIONS: dict[str, Convention] = {"vifb": _vifb_profile(), "cddfuse": _cddfuse_profile()}
+CONVENTIONS: dict[str, Convention] = {"vifb": _vifb_convention(), "cddfuse": _cddfuse_convention()}

@@ -19,7 +19,9 @@ import torch
 from torch import nn
 
 Consumes = Literal["y", "rgb"]
-MaskProduct = Literal["top_k_pairs", "modality_mask"]
+#: The name of a mask product a method declares (``needs_masks``); the products themselves are
+#: :class:`samfuse.semantics.products.MaskProduct` objects (:func:`samfuse.semantics.products.make_product`).
+MaskProductName = Literal["top_k_pairs", "modality_mask"]
 
 
 class MissingWeightsError(ValueError):
@@ -30,7 +32,7 @@ class FusionMethod(nn.Module):
     """Base class of every registered method (see the module docstring for the contract)."""
 
     consumes: ClassVar[Consumes] = "y"
-    needs_masks: ClassVar[MaskProduct | None] = None
+    needs_masks: ClassVar[MaskProductName | None] = None
     #: Smallest height/width the method accepts.
     min_size: ClassVar[int] = 1
 

@@ -52,7 +52,7 @@ from samfuse.io import InputError
 
 if TYPE_CHECKING:
     from samfuse.data.masks import MaskProduct
-    from samfuse.data.training import MaskSource
+    from samfuse.data.training import PairChannels
 
 __all__ = [
     "Profile",
@@ -252,7 +252,7 @@ class TrainingTask:
         return None
 
     @classmethod
-    def extra_inputs(cls, profile: Profile) -> dict[str, MaskSource]:
+    def extra_inputs(cls, profile: Profile) -> dict[str, PairChannels]:
         """Further per-image inputs by name (``(index, pair, ir_raw, vi_raw) -> (C, H, W)``), cropped and
         flipped with the images: ``batch[name]`` (B, C, h, w) float32. Default: none. Computed when a sample
         is loaded; cache inside the source if it is expensive (e.g. a frozen network's full-size output)."""
