@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from samfuse.machine import describe_machine
 from samfuse.bench.runner import parse_methods
 from samfuse.data import resolve_root
 from samfuse.io import atomic_write, read_raw
+from samfuse.machine import describe_machine
 from samfuse.metrics.temporal import temporal_stability
 from samfuse.video import Fuser
 from samfuse.video.synthetic import pan_zoom_frames
