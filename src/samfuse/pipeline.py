@@ -21,6 +21,10 @@ the caller passes ``masks=`` (an array (C, H, W), a tensor, or what the method i
 holds a :class:`~samfuse.semantics.MaskSource` (``FusionPipeline(masks=...)``; ``samfuse fuse --masks PROVIDER``)
 and computes them per pair, through the mask cache, on the 8-bit form of the two images as fused (after
 ``resize_to``), so the masks always match the fused size.
+
+Large images: a method with a pixel budget (:attr:`~samfuse.models.base.FusionMethod.tile_pixels`, the learned
+ones) fuses an image above it in overlapping, blended tiles (:mod:`samfuse.tiling`), so memory stays bounded;
+``tile_pixels=`` sets another budget, ``0`` turns tiling off. Images within the budget are fused whole.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from samfuse.io.reading import ValueRange, range_mismatch
 from samfuse.models import build
 from samfuse.models.base import FusionMethod
 from samfuse.semantics.source import MaskSource
+from samfuse.tiling import DEFAULT_OVERLAP, should_tile, tile_for_budget, tiled_forward
 
 ResizeTo = Literal["ir", "vi"] | None
 
@@ -109,6 +114,7 @@ class FusionPipeline:
         masks: MaskSource | None = None,
         seed: int | None = None,
         method_options: Mapping[str, Any] | None = None,
+        tile_pixels: int | None = -1,
     ) -> None:
         if color not in COLOR_PATHS:
             raise ValueError(f"unknown colour path {color!r} (use one of: {', '.join(COLOR_PATHS)})")
@@ -125,6 +131,20 @@ class FusionPipeline:
         self.ranges: dict[str, ValueRange] = {"IR": ir_range, "VIS": vi_range}
         self._range_warned: set[str] = set()  # one warning per modality and pipeline (one run)
         self.masks = masks
+        # ``tile_pixels``: -1 = the method's own budget; 0 or None = never tile; N = tile images above N pixels
+        if tile_pixels is not None and int(tile_pixels) < -1:
+            raise ValueError(f"tile_pixels must be 0 (never tile) or a number of pixels, not {tile_pixels}")
+        self.tile_pixels = getattr(self.method, "tile_pixels", None) if tile_pixels == -1 else tile_pixels
+
+    def _call(self, fn: Any, ir: torch.Tensor, vi: torch.Tensor, masks: Any) -> torch.Tensor:
+        """``fn(ir, vi, masks=masks)`` (the method or its ``forward_raw``), in tiles when the image is above the
+        pixel budget and the masks (if any) are a tensor of the image's size that can be cut with it."""
+        h, w = ir.shape[-2:]
+        cuttable = masks is None or (isinstance(masks, torch.Tensor) and masks.ndim == 4 and masks.shape[-2:] == (h, w))
+        if not (cuttable and should_tile(h, w, self.tile_pixels)):
+            return fn(ir, vi, masks=masks)
+        side = tile_for_budget(int(self.tile_pixels), DEFAULT_OVERLAP)  # type: ignore[arg-type]
+        return tiled_forward(lambda a, b, m: fn(a, b, masks=m), [ir, vi, masks], side, DEFAULT_OVERLAP)
 
     def fuse_arrays(self, ir: Any, vi: Any, masks: Any = None, names: Sequence[str] = ("IR", "VIS")) -> np.ndarray:
         """Fuse one pair of images given as arrays; returns float32 in [0, 1] (H×W, or H×W×3 for colour), or
@@ -187,13 +207,13 @@ class FusionPipeline:
         if self.method.consumes == "y":
             if colour:
                 vi_y, cbcr = split_luma(vi_t)
-                fused = self.method(ir_t, vi_y, masks=masks).clamp(0.0, 1.0)
+                fused = self._call(self.method, ir_t, vi_y, masks).clamp(0.0, 1.0)
                 out = fused if self.gray else merge_luma(fused, cbcr)
             else:
-                out = self.method(ir_t, vi_t, masks=masks).clamp(0.0, 1.0)
+                out = self._call(self.method, ir_t, vi_t, masks).clamp(0.0, 1.0)
         else:
             vi_rgb = vi_t if colour else vi_t.expand(-1, 3, -1, -1)
-            out = self.method(ir_t, vi_rgb, masks=masks).clamp(0.0, 1.0)
+            out = self._call(self.method, ir_t, vi_rgb, masks).clamp(0.0, 1.0)
             if self.gray or not colour:
                 out = split_luma(out)[0]
         return _to_array(out)
@@ -220,10 +240,10 @@ class FusionPipeline:
         vi3 = vi_u8 if vi_u8.ndim == 3 else np.repeat(vi_u8[:, :, None], 3, axis=2)
         if self.method.consumes == "y":
             ycrcb = unit_tensor(opencv_ycrcb(vi3)).to(self.device)
-            fused = self.method.forward_raw(ir_t, ycrcb[:, :1], masks=masks)
+            fused = self._call(self.method.forward_raw, ir_t, ycrcb[:, :1], masks)
             out = fused if self.gray else authors_ycrcb_to_rgb(fused, ycrcb[:, 1:])
         else:
-            out = self.method(ir_t, unit_tensor(vi3).to(self.device), masks=masks)
+            out = self._call(self.method, ir_t, unit_tensor(vi3).to(self.device), masks)
             if self.gray:
                 out = split_luma(out.clamp(0.0, 1.0))[0]
         return authors_to_uint8(out)

@@ -231,3 +231,29 @@ def test_eval_lists_the_metrics_of_a_convention():
     ]
     assert "| VIF | yes | higher | 41 |" in stdout and "| Nabf |  | lower | 2 |" in stdout
     assert "| CF |  | lower | 1 |" in stdout
+
+
+def test_eval_takes_backend_like_fuse_and_says_so_in_one_line(tmp_path: Path) -> None:
+    """Issue 25: a .onnx weights file without --backend onnx is told to add it, and eval has that option."""
+    bad = tmp_path / "bad.onnx"
+    bad.write_text("not onnx")
+    res = CliRunner().invoke(main, ["eval", "--data", "msrs", "--method", "sage", "--weights", str(bad)])
+    assert res.exit_code == 2
+    assert res.stderr == f"error: --weights {bad}: an exported ONNX file; add --backend onnx to run it\n"
+    res = CliRunner().invoke(
+        main, ["eval", "--data", "msrs", "--method", "sage", "--backend", "onnx", "--weights", str(bad)]
+    )
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1
+    assert res.stderr.startswith(f"error: --method sage: {bad}: not a readable ONNX file")
+    res = CliRunner().invoke(main, ["eval", "--ir", "a", "--vi", "b", "--fused", "c", "--backend", "onnx"])
+    assert res.exit_code == 2
+    assert res.stderr == (
+        "error: --backend onnx: only with --data and --method (it runs the method; --fused images are read)\n"
+    )
+
+
+def test_fuse_tile_pixels_option_is_checked_in_one_line(tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        main, ["fuse", "--ir", "a", "--vi", "b", "--out", str(tmp_path / "o"), "--tile-pixels", "-3"]
+    )
+    assert res.exit_code == 2 and "--tile-pixels" in res.stderr and "-3" in res.stderr

@@ -208,3 +208,39 @@ def test_cli_trains_on_the_named_set_train(tmp_path: Path) -> None:
     member = get_dataset("msrs-train").pairs[0].ir.parent
     code, err = cli("toy_training:ToyTask", "--data", "train", "--out", str(member), "--no-progress")
     assert code == 2 and err.startswith(f"error: {member}: --out is the input folder") and err.count("\n") == 1
+
+
+def test_a_second_ctrl_c_stops_at_once_and_says_what_is_kept(
+    pair_dirs,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+) -> None:
+    """Two SIGINTs during step 2: the first asks for a checkpoint after the step, the second stops at once; one
+    line says which checkpoint is intact (or that there is none), exit 130, and the run continues from there."""
+    import signal
+
+    original = ToyTask.training_step
+
+    def step(self: ToyTask, batch: dict, info):  # noqa: ANN001, ANN202
+        if info.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+        return original(self, batch, info)
+
+    ir, vi = (str(p) for p in pair_dirs)
+    base = ["toy_training:ToyTask", "--ir", ir, "--vi", vi, "--no-progress"]
+    with monkeypatch.context() as m:
+        m.setattr(ToyTask, "training_step", step)
+        code, err = cli(*base, "--out", str(tmp_path / "a"), "--checkpoint-minutes", "0")
+        assert code == 130 and err == (
+            f"interrupted again: stopped without saving; the checkpoint of step 2 in {tmp_path / 'a'} is intact; "
+            "continue with --resume\n"
+        )
+        code, err = cli(*base, "--out", str(tmp_path / "b"))
+        assert code == 130 and err == (
+            "interrupted again: stopped before any checkpoint; run the same command (no --resume needed) to start "
+            "over\n"
+        )
+    assert not (tmp_path / "b" / "config.json").exists()
+    code, err = cli(*base, "--out", str(tmp_path / "a"), "--resume")
+    assert code == 0 and err.strip().splitlines()[-1].startswith("finished: 6 steps")

@@ -21,7 +21,13 @@ root_option = click.option(
 
 @click.group("data")
 def data_group() -> None:
-    """Named datasets over the shared data folder."""
+    """Named datasets over the shared data folder.
+
+    \b
+    Examples:
+      samfuse data list
+      samfuse data check msrs roadscene
+    """
 
 
 @data_group.command("list")

@@ -53,7 +53,13 @@ from samfuse.shard import ShardError, check_stems, collect_parts, merge_parts, p
 
 
 def _fuse_dataset(
-    pairs: list[Pair], method: str, weights: str | None, device: str, out: Path, batch: list[Pair]
+    pairs: list[Pair],
+    method: str,
+    weights: str | None,
+    device: str,
+    out: Path,
+    batch: list[Pair],
+    backend: str = "torch",
 ) -> BatchReport:
     """Fuse every pair into ``out/<stem>.png`` (existing files are kept when ``out/provenance.json`` says the same
     method and weights made them; otherwise one line and exit 2), as ``samfuse fuse`` does. ``batch``: every pair
@@ -62,12 +68,12 @@ def _fuse_dataset(
     from samfuse.cli.common import build_pipeline
     from samfuse.io.provenance import check_record
 
-    pipeline = build_pipeline(method, weights, device)
+    pipeline = build_pipeline(method, weights, device, backend=backend)
     provider = pipeline.masks.provider if pipeline.masks is not None else None
     try:
         check_record(
             out,
-            fusion_record(method, weights, masks=provider),
+            fusion_record(method, weights, masks=provider, backend=backend),
             has_outputs=any((out / f"{p.stem}.png").exists() for p in batch),
             remedy="use another --fused folder or remove that one",
         )
@@ -90,6 +96,14 @@ def _fuse_dataset(
 @click.option("--method", default=None, help="With --data: the registered method to fuse with.")
 @click.option("--weights", default=None, help=WEIGHTS_HELP)
 @click.option("--device", default="cpu", show_default=True, help="With --data: cpu, cuda or cuda:N.")
+@click.option(
+    "--backend",
+    type=click.Choice(["torch", "onnx"]),
+    default="torch",
+    show_default=True,
+    help="With --data: run the method in PyTorch, or through onnxruntime (--weights FILE.onnx from `samfuse "
+    "export`, or a checkpoint exported once into the cache folder), as `samfuse fuse --backend` does.",
+)
 @click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Datasets folder (with --data).")
 @click.option(
     "--convention",
@@ -127,6 +141,7 @@ def eval_command(
     method: str | None,
     weights: str | None,
     device: str,
+    backend: str,
     data_root: Path | None,
     convention: str,
     metrics: str | None,
@@ -141,6 +156,11 @@ def eval_command(
     """Evaluate fused images with reference-exact metrics (mean/std table, per-image CSV).
 
     \b
+    Examples:
+      samfuse eval --ir MSRS/ir --vi MSRS/vi --fused fused/ --out table.csv
+      samfuse eval --data msrs --method sage --metrics EN,SD,VIF
+      samfuse eval --data msrs --method sage --backend onnx --weights sage.onnx
+    \b
     Sharded (docs/scale-out.md):
       samfuse eval --ir IR --vi VI --fused F --out t.csv --shard 1/4   # writes t.part-1-of-4.csv
       samfuse eval --merge --out t.csv                                  # t.part-*-of-*.csv -> t.csv
@@ -151,6 +171,8 @@ def eval_command(
         return
     if merge:
         not_with = {"--fused": fused, "--method": method, "--weights": weights, "--metrics": metrics}
+        if backend != "torch":
+            not_with["--backend"] = backend
         _merge(
             parts,
             out,
@@ -211,13 +233,15 @@ def eval_command(
             tmp = tempfile.TemporaryDirectory(prefix=f"samfuse-eval-{data}-")
             fused = Path(tmp.name)
         pairs = take_shard(shard_, batch, lambda p: p.stem, "pairs")
-        fuse_report = _fuse_dataset(pairs, method, weights, device, fused, batch)
+        fuse_report = _fuse_dataset(pairs, method, weights, device, fused, batch, backend)
         failed = {name for name, _ in fuse_report.failed_items}
         report.failed_items.extend(fuse_report.failed_items)  # already printed, one line each
         pairs = [p for p in pairs if p.stem not in failed]
     else:
         if ir is None or vi is None or fused is None:
             fail("give --ir, --vi and --fused (or --data and --method)")
+        if backend != "torch":
+            fail(f"--backend {backend}: only with --data and --method (it runs the method; --fused images are read)")
         try:
             pair_set = find_pairs(ir, vi)
         except InputError as err:

@@ -110,6 +110,14 @@ from samfuse.io.paths import check_output_dir
 )
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (same as --param steps=N).")
 @click.option(
+    "--tile-pixels",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Fuse images above N pixels in overlapping, blended tiles to bound memory (default: the method's own "
+    "budget, e.g. 2097152 for sage; 0: never tile). See `samfuse methods`.",
+)
+@click.option(
     "--preview",
     is_flag=True,
     help="Videos: write IR | visible | fused side by side (3W×H) into --out instead of the fused video alone.",
@@ -157,6 +165,7 @@ def fuse_command(
     seed: int | None,
     params: tuple[str, ...],
     steps: int | None,
+    tile_pixels: int | None,
     preview: bool,
     fps: float | None,
     fourcc: str | None,
@@ -226,6 +235,7 @@ def fuse_command(
         seed=seed,
         method_options=options,
         **ranges,
+        **({} if tile_pixels is None else {"tile_pixels": tile_pixels}),
     )
     mask_options = (mask_provider, mask_cache, mask_checkpoint, mask_params)
     if pipeline.method.needs_masks is not None:

@@ -169,7 +169,14 @@ def masks_command(
     params: tuple[str, ...],
     shard: str | None,
 ) -> None:
-    """Compute masks for every image of a folder into a resumable on-disk cache (see docs/semantics.md)."""
+    """Compute masks for every image of a folder into a resumable on-disk cache (see docs/semantics.md).
+
+    \b
+    Examples:
+      samfuse masks --images MSRS/ir --out masks/
+      samfuse masks --images MSRS/vi --out masks/ --preview preview/
+      samfuse masks --images MSRS/ir --out masks/ --provider thermal
+    """
     from samfuse.semantics import (
         MaskCache,
         image_hash,

@@ -121,7 +121,13 @@ def robustness_command(
     mask_checkpoint: Path | None,
     mask_params: tuple[str, ...],
 ) -> None:
-    """Fuse with perturbed masks (eroded, dilated, dropped) and compare the metrics with the unperturbed masks."""
+    """Fuse with perturbed masks (eroded, dilated, dropped) and compare the metrics with the unperturbed masks.
+
+    \b
+    Examples:
+      samfuse robustness --method sage-teacher --data msrs --limit 10 --perturb erode:3,7,11 --out study/
+      samfuse robustness --method sgdfuse --data msrs --perturb erode:3,5,7 dilate:3,5,7 --out study-sg/
+    """
     from samfuse.cli.common import build_mask_source
     from samfuse.evaluation import resolve_metrics
     from samfuse.machine import describe_machine

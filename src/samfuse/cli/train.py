@@ -119,7 +119,7 @@ def train_command(
     """
     from samfuse.io import InputError
     from samfuse.io.paths import check_output_dir
-    from samfuse.training import TrainingError, TrainingInterrupted, train
+    from samfuse.training import TrainingAbandoned, TrainingError, TrainingInterrupted, train
 
     if data is not None and (ir is not None or vi is not None):
         _fail("--data and --ir/--vi exclude each other")
@@ -179,6 +179,18 @@ def train_command(
     except TrainingInterrupted as stop:
         if stop.checkpoint is not None:  # the main process says it, once
             click.echo(f"interrupted: checkpoint of step {stop.step} saved in {out}; continue with --resume", err=True)
+        raise SystemExit(130) from None
+    except TrainingAbandoned as stop:  # a second Ctrl-C: stopped at once, the step in progress not saved
+        if _rank() == 0:
+            if stop.checkpoint is not None:
+                click.echo(
+                    f"interrupted again: stopped without saving; the checkpoint of step {stop.step} in {out} is "
+                    "intact; continue with --resume",
+                    err=True,
+                )
+            else:
+                again = "the same command (with --resume)" if resume else "the same command (no --resume needed)"
+                click.echo(f"interrupted again: stopped before any checkpoint; run {again} to start over", err=True)
         raise SystemExit(130) from None
     except KeyboardInterrupt:  # before the loop started (reading pairs, computing masks): nothing to save
         if _rank() == 0:

@@ -35,6 +35,10 @@ class FusionMethod(nn.Module):
     needs_masks: ClassVar[MaskProductName | None] = None
     #: Smallest height/width the method accepts.
     min_size: ClassVar[int] = 1
+    #: Pixel budget of one network call: the pipeline fuses a larger image in overlapping tiles of about this
+    #: many pixels (:mod:`samfuse.tiling`), so memory stays bounded. None: never tiled (the classical
+    #: baselines, whose memory is small, and the Laplacian pyramid, which tiles would change).
+    tile_pixels: ClassVar[int | None] = None
 
     def forward(self, ir: torch.Tensor, vi: torch.Tensor, masks: Any = None) -> torch.Tensor:  # noqa: D401
         raise NotImplementedError

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .checkpoint import CheckpointError, LoopState, latest_checkpoint, load_checkpoint, save_checkpoint, save_weights
 from .distributed import DistInfo, ResumableSampler, init_distributed
-from .loop import Trainer, TrainingError, TrainingInterrupted, TrainResult, reseed, schedule
+from .loop import Trainer, TrainingAbandoned, TrainingError, TrainingInterrupted, TrainResult, reseed, schedule
 from .run import train, training_pairs
 from .rundir import RunConfigError
 from .task import (
@@ -30,6 +30,7 @@ __all__ = [
     "TrainResult",
     "TrainingError",
     "TrainingInterrupted",
+    "TrainingAbandoned",
     "TrainingTask",
     "Profile",
     "Step",

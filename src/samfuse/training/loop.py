@@ -27,7 +27,9 @@ from .distributed import ResumableSampler, all_reduce_max, all_reduce_mean
 from .rundir import LOG, JsonLog
 from .task import Profile, Step, TrainingTask
 
-__all__ = ["Trainer", "TrainResult", "TrainingInterrupted", "TrainingError", "schedule", "reseed"]
+__all__ = [
+    "Trainer", "TrainResult", "TrainingInterrupted", "TrainingAbandoned", "TrainingError", "schedule", "reseed",
+]  # fmt: skip
 
 
 class TrainingError(InputError):
@@ -40,6 +42,28 @@ class TrainingInterrupted(Exception):
     def __init__(self, step: int, checkpoint: Path | None) -> None:
         super().__init__(f"interrupted after step {step}")
         self.step, self.checkpoint = step, checkpoint
+
+
+class TrainingAbandoned(KeyboardInterrupt):
+    """A second Ctrl-C stopped the run at once, without saving the step in progress. ``step``/``checkpoint``:
+    the latest complete checkpoint, which stays valid (None when the run has none)."""
+
+    def __init__(self, step: int | None, checkpoint: Path | None) -> None:
+        super().__init__("interrupted again before a checkpoint was saved")
+        self.step, self.checkpoint = step, checkpoint
+
+
+def _latest(run_dir: Path) -> tuple[int | None, Path | None]:
+    try:
+        folder = latest_checkpoint(run_dir)
+    except Exception:  # noqa: BLE001  (a damaged latest.json: say there is none rather than fail again)
+        return None, None
+    if folder is None:
+        return None, None
+    try:
+        return int(folder.name.rpartition("-")[2]), folder
+    except ValueError:
+        return None, folder
 
 
 @dataclass
@@ -198,9 +222,19 @@ class Trainer:
     def fit(self, resume: bool = False) -> TrainResult:
         """Train until the profile's length or ``max_steps``; checkpoint at the end.
 
-        Raises :class:`TrainingInterrupted` (after saving) on Ctrl-C/SIGTERM, :class:`TrainingError` on a
-        non-finite loss (the last checkpoint is kept as it was).
+        Raises :class:`TrainingInterrupted` (after saving) on Ctrl-C/SIGTERM, :class:`TrainingAbandoned` (a
+        KeyboardInterrupt) on a second Ctrl-C, :class:`TrainingError` on a non-finite loss (the last checkpoint
+        is kept as it was).
         """
+        try:
+            return self._fit(resume)
+        except TrainingAbandoned:
+            raise
+        except KeyboardInterrupt:
+            step, folder = _latest(self.run_dir)
+            raise TrainingAbandoned(step, folder) from None
+
+    def _fit(self, resume: bool) -> TrainResult:
         ctx, state = self.ctx, self.state
         resumed = self.restore() if resume else False
         state = self.state

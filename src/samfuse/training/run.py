@@ -26,7 +26,7 @@ from samfuse.io import InputError, Pair, find_pairs
 from .checkpoint import latest_checkpoint
 from .distributed import barrier, close_distributed, init_distributed
 from .loop import Trainer, TrainingError, TrainResult, schedule
-from .rundir import CONFIG, LOG, RunConfigError, check_config, write_config
+from .rundir import CONFIG, LOG, RunConfigError, adopt_numerics, check_config, numerics, write_config
 from .task import TaskContext, TrainingTask, get_task
 
 __all__ = ["train", "training_pairs"]
@@ -96,6 +96,7 @@ def train(
     """
     out = Path(out)
     dist = init_distributed(device)
+    restore_numerics: Callable[[], None] = lambda: None  # noqa: E731
     try:
         main = dist.is_main
         warn = on_warning if (on_warning and main) else (lambda _m: None)
@@ -147,10 +148,12 @@ def train(
             "samfuse": __version__,
             "torch": torch.__version__,
             "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "numerics": numerics(),  # thread count and deterministic flags: a resume takes the same
         }
         # every process checks before anyone writes, so none sees the config the main process is writing
         if resume:
-            check_config(out, run)
+            saved = check_config(out, run)
+            restore_numerics = adopt_numerics(saved.get("info", {}), str(dist.device), warn)
         elif (out / CONFIG).exists():
             raise RunConfigError(f"{out}: holds a run already ({CONFIG}); pass --resume to continue it")
         barrier()
@@ -213,4 +216,5 @@ def train(
         barrier()
         return result, len(dataset.problems)
     finally:
+        restore_numerics()
         close_distributed()

@@ -125,6 +125,7 @@ class SageStudent(FusionMethod):
     """
 
     consumes = "y"
+    tile_pixels = 2_097_152  # larger images are fused in tiles (samfuse.tiling); 1920×1080 is fused whole
     needs_masks = None
 
     #: Facts for model cards and exported files (set by :func:`build_student`).

@@ -188,6 +188,7 @@ class SageTeacher(FusionMethod):
     """
 
     consumes = "y"
+    tile_pixels = 307_200  # tiles above 640×480, whose whole forward peaks at 2.79 GiB (sage_teacher_cost.md)
     needs_masks = "top_k_pairs"
 
     def __init__(self, net: SageTeacherNet | None = None) -> None:

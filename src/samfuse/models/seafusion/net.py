@@ -168,6 +168,7 @@ class SeAFusion(FusionMethod):
     (same BT.601 Y, Cb, Cr formulas and inverse matrix, result clipped to [0, 1])."""
 
     consumes = "y"
+    tile_pixels = 1_572_864  # larger images are fused in tiles (samfuse.tiling); 1.07 GiB over the process at 1024×1024
     needs_masks = None
 
     #: Facts for exported files (set by :func:`build_seafusion`).

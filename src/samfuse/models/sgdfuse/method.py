@@ -111,6 +111,7 @@ class SGDFuseStage1Method(FusionMethod):
     """SGDFuse stage 1 on its own (the ablation "stage 1 alone"): F1 mapped to [0, 1]."""
 
     consumes = "rgb"
+    tile_pixels = 2_097_152  # larger images are fused in tiles (samfuse.tiling); 0.78 GiB over the process at 1024×1024
 
     def __init__(self, config: SGDFuseConfig) -> None:
         super().__init__()
@@ -131,6 +132,7 @@ class SGDFuseMethod(FusionMethod):
 
     consumes = "rgb"
     needs_masks = "modality_mask"
+    tile_pixels = 1_572_864  # larger images are fused in tiles (samfuse.tiling); LLVIP (1280×1024) whole
 
     def __init__(self, config: SGDFuseConfig) -> None:
         super().__init__()
