@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from samfuse.bench.machine import describe_machine
+from samfuse.machine import describe_machine
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("large_images", HERE / "large_images.py")
