@@ -1,6 +1,7 @@
 """Real-time fusion on a CPU (issue 23): frames per second at 640×480, per method, in one run on this machine.
 
-For each method of ``--methods`` (``METHOD`` or ``METHOD@WEIGHTS``, spelled as ``samfuse bench --methods``):
+For each method of ``--methods`` (``METHOD`` or ``METHOD@WEIGHTS``, spelled as ``samfuse bench --methods``, with
+an optional ``:torch`` or ``:onnx`` suffix choosing that entry's backend; default ``--backend``):
 
 1. **build**: seconds to build ``samfuse.Fuser`` (weights loaded; with ``--backend onnx`` an export on first use);
 2. **in memory**: ``Fuser(...)(ir, vi)`` on ``--frames`` decoded frame pairs held in memory (uint8 BGR, as a camera
@@ -33,7 +34,7 @@ import shlex
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -54,6 +55,7 @@ SIZE = (640, 480)  # width, height
 @dataclass
 class Row:
     name: str
+    backend: str
     build_s: float
     memory_fps: float
     video_fps: float
@@ -84,7 +86,7 @@ def measure(
     with open_frames(clips[0]) as ir_src, open_frames(clips[1]) as vi_src:
         run = fuse_video(video, ir_src, vi_src, out, progress=False)
     out.unlink()
-    return Row(spec.name, build_s, memory_fps, run.frames_per_second, run.frames)
+    return Row(spec.name, backend, build_s, memory_fps, run.frames_per_second, run.frames)
 
 
 def table(rows: list[Row], reference: str | None) -> str:
@@ -94,16 +96,16 @@ def table(rows: list[Row], reference: str | None) -> str:
         return f"{value / base:.2f}×" if base else "–"
 
     lines = [
-        "| method | build (s) | in memory: frames/s | ms/frame | video command: frames/s "
+        "| method | backend | build (s) | in memory: frames/s | ms/frame | video command: frames/s "
         f"| in memory × {reference or 'ref'} | video × {reference or 'ref'} |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         mem = ratio(r.memory_fps, ref.memory_fps if ref else None)
         vid = ratio(r.video_fps, ref.video_fps if ref else None)
         lines.append(
-            f"| `{r.name}` | {r.build_s:.2f} | {r.memory_fps:.1f} | {1000 / r.memory_fps:.1f} | {r.video_fps:.1f} | "
-            f"{mem} | {vid} |"
+            f"| `{r.name}` | {r.backend} | {r.build_s:.2f} | {r.memory_fps:.1f} | {1000 / r.memory_fps:.1f} | "
+            f"{r.video_fps:.1f} | {mem} | {vid} |"
         )
     return "\n".join(lines)
 
@@ -123,8 +125,24 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/realtime.md")
     args = parser.parse_args()
 
-    specs = parse_methods(args.methods)
+    specs, backends = [], {}
+    for item in (t.strip() for t in args.methods.split(",") if t.strip()):
+        head, sep, tail = item.rpartition(":")
+        chosen = tail if sep and tail in ("torch", "onnx") else args.backend
+        text = head if sep and tail in ("torch", "onnx") else item
+        (spec,) = parse_methods(text)
+        if spec.weights is not None:  # name the weights: a tag as given, a file by its stem
+            tag = Path(spec.weights).stem if "/" in spec.weights else spec.weights
+            spec = replace(spec, name=f"{spec.method}@{tag}")
+        if chosen != args.backend or any(s.name == spec.name for s in specs):
+            spec = replace(spec, name=f"{spec.name} ({chosen})")
+        if any(s.name == spec.name for s in specs):
+            parser.error(f"--methods: {item!r} is listed twice")
+        specs.append(spec)
+        backends[spec.name] = chosen
     reference = args.reference or next((s.name for s in specs if s.method == "sage-student"), None)
+    if reference is not None and reference not in backends:
+        parser.error(f"--reference {reference!r} is not one of the rows: {', '.join(backends)}")
     machine = describe_machine()
     root = resolve_root(None) / "MSRS"
     ir, vi = read_raw(root / "ir" / f"{args.pair}.png"), read_raw(root / "vi" / f"{args.pair}.png")
@@ -143,7 +161,7 @@ def main() -> None:
             fps=25.0,
         )
         for spec in specs:
-            row = measure(spec, args.backend, pairs, clips, Path(tmp), args.warmup)
+            row = measure(spec, backends[spec.name], pairs, clips, Path(tmp), args.warmup)
             print(
                 f"{row.name}: {row.memory_fps:.1f} frames/s in memory, {row.video_fps:.1f} frames/s video",
                 file=sys.stderr,
@@ -156,8 +174,8 @@ def main() -> None:
             "# Real-time fusion on a CPU: frames per second at 640×480",
             "",
             f"Measured {datetime.date.today().isoformat()} on {machine}; load average {load_after:.1f} at the end; "
-            f"torch {torch.__version__} with {torch.get_num_threads()} thread(s), OpenCV {cv2.__version__}, "
-            f"backend `{args.backend}`.",
+            f"torch {torch.__version__} with {torch.get_num_threads()} thread(s), OpenCV {cv2.__version__}; "
+            "the backend of each row is given.",
             "",
             f"{args.frames} frames of a pan-and-zoom over MSRS `{args.pair}` (IR grey, visible colour), "
             f"{args.warmup} warm-up frames. *In memory*: `samfuse.Fuser` on decoded uint8 BGR frames. *Video "

@@ -23,6 +23,7 @@ import argparse
 import datetime
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/results/temporal.md")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
-    specs = parse_methods(args.methods)
+    specs = []
+    for item in (t.strip() for t in args.methods.split(",") if t.strip()):
+        (spec,) = parse_methods(item)
+        if spec.weights is not None:  # name the weights: a tag as given, a file by its stem
+            tag = Path(spec.weights).stem if "/" in spec.weights else spec.weights
+            spec = replace(spec, name=f"{spec.method}@{tag}")
+        if any(s.name == spec.name for s in specs):
+            parser.error(f"--methods: {item!r} is listed twice")
+        specs.append(spec)
     root = resolve_root(None) / "MSRS"
     stems = [s.strip() for s in args.pairs.split(",") if s.strip()]
     clips = []
@@ -72,6 +81,8 @@ def main() -> None:
         rows.append((spec.name, float(np.mean(ts)), max(ts), float(np.mean(flicker)), max(flicker), per_clip))
         print(f"{spec.name}: TS {np.mean(ts):.4f}, flicker {np.mean(flicker):.4f}", file=sys.stderr)
     reference = args.reference or specs[0].name
+    if all(r[0] != reference for r in rows):
+        parser.error(f"--reference {reference!r} is not one of the rows: {', '.join(r[0] for r in rows)}")
     ref = next(r for r in rows if r[0] == reference)
     lines = [
         "| method | TS (mean) | TS (worst clip) | flicker (mean) | flicker (worst clip) | flicker ≤ "

@@ -4,8 +4,10 @@ tests/training/test_sage_rt_task.py; the speed is measured by benchmarks/sage_rt
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -14,11 +16,14 @@ from safetensors.torch import save_file
 
 from samfuse.cli.main import main
 from samfuse.export import OnnxMethod, export_onnx, read_metadata
+from samfuse.io import read_raw
 from samfuse.io.checkpoint import CheckpointError
 from samfuse.models import MissingWeightsError, build, list_methods, method_options
+from samfuse.models.pretrained import PRETRAINED, default_tag
 from samfuse.models.sage.student import SageStudentNet
 from samfuse.models.sage_rt import CONFIG_KEY, RTConfig, SageRTNet, conv_macs
 from samfuse.models.sage_rt.net import highpass, max_abs
+from shared_paths import DATASETS
 
 
 def write_weights(path: Path, net: SageRTNet, **meta: str) -> Path:
@@ -38,11 +43,38 @@ def trained_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_weights(tmp_path_factory.mktemp("rt") / "sage_rt.safetensors", net, recipe="test")
 
 
-def test_registered_and_refuses_without_weights() -> None:
+def test_registered_and_loads_its_shipped_weights_by_default() -> None:
     assert "sage-rt" in list_methods() and method_options("sage-rt") == ["random_init"]
+    shipped = PRETRAINED["sage-rt.distilled"]
+    method = build("sage-rt")
+    assert default_tag("sage-rt") is shipped and method.weights_sha256 == shipped.sha256
+    assert method.card["training_teacher_sha256"] == PRETRAINED["sage.alone"].sha256  # distilled from sage.alone
+    assert build("sage-rt", random_init=True).consumes == "y"
+
+
+def test_refuses_without_weights_when_the_shipped_file_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import samfuse.models.pretrained as pretrained
+
+    missing = replace(PRETRAINED["sage-rt.distilled"], file="models/sage_rt/weights/missing.safetensors")
+    monkeypatch.setitem(pretrained.PRETRAINED, "sage-rt.distilled", missing)
     with pytest.raises(MissingWeightsError, match=r"sage-rt needs weights: pass --weights FILE.*samfuse train sage-rt"):
         build("sage-rt")
-    assert build("sage-rt", random_init=True).consumes == "y"
+
+
+def test_shipped_weights_follow_their_teacher_on_a_real_pair() -> None:
+    """Distillation worked: on a real MSRS test crop (night) the shipped sage-rt is within 4 grey levels of sage
+    (its teacher, sage.alone) on average, and closer to it than to either source or to their average."""
+    ir = torch.from_numpy(read_raw(DATASETS / "MSRS/ir/00004N.png")[96:288, 160:416].astype("float32") / 255)
+    vi = read_raw(DATASETS / "MSRS/vi/00004N.png")[96:288, 160:416].astype("float32") / 255
+    y = torch.from_numpy(vi @ np.array([0.299, 0.587, 0.114], dtype="float32"))
+    ir, y = ir[None, None], y[None, None]
+    with torch.inference_mode():
+        rt = build("sage-rt")(ir, y)
+        teacher = build("sage", weights="sage.alone")(ir, y)
+    gap = float((rt - teacher).abs().mean()) * 255
+    assert gap < 4.0, gap
+    for other in (ir, y, (ir + y) / 2):
+        assert float((rt - other).abs().mean()) * 255 > 2 * gap
 
 
 @pytest.mark.parametrize("size", [(1, 1), (2, 3), (5, 7), (37, 53), (61, 83), (128, 171)])

@@ -152,6 +152,29 @@ PRETRAINED: dict[str, Pretrained] = {
             default=True,
         ),
         Pretrained(
+            "sage-rt.distilled",
+            "models/sage_rt/weights/sage_rt_distilled.safetensors",
+            "00a72f742bac7d8ded50025a9e3bfa69567649fa6ad3897d9e9386a811615f7a",
+            "same as samfuse",
+            "trained by samfuse (models/sage_rt/weights/MODEL_CARD.md)",
+            "train-all (RoadScene 221 pairs + msrs-train-128, 1,003 MSRS training pairs at 171x128), batch 8, "
+            "128x128 crops, 12,000 steps (cosine), from scratch",
+            "sage-rt distilled from sage.alone (`samfuse train sage-rt --data train-all --profile cpu "
+            "--set steps=12000`): L1 + SAGE's teacher terms, 0.1 x SAGE's source terms",
+            msrs={
+                "EN": 6.5455,
+                "SD": 41.3263,
+                "SF": 11.1235,
+                "AG": 3.5487,
+                "MI": 3.1034,
+                "SCD": 1.5081,
+                "VIF": 1.0317,
+                "Qabf": 0.6870,
+                "SSIM": 1.0143,
+            },
+            default=True,
+        ),
+        Pretrained(
             "seafusion.authors",
             "models/seafusion/weights/seafusion_authors.safetensors",
             "3c3c84e356bf17b7b42a2e8005a0e9c8873085309f3c398186b7a4f5721727c5",

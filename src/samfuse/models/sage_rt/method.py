@@ -92,13 +92,19 @@ class SageRT(FusionMethod):
 
 
 def build_sage_rt(weights: str | Path | None = None, random_init: bool = False) -> SageRT:
-    """Builder registered as ``sage-rt``: refuses to run without weights (:data:`NO_WEIGHTS`).
+    """Builder registered as ``sage-rt``: without ``weights``, the shipped default (``sage-rt.distilled``,
+    :mod:`samfuse.models.pretrained`); refuses (:data:`NO_WEIGHTS`) if that file is missing.
 
     ``random_init=True`` builds it untrained (contract tests, speed measurements; never for fusing)."""
     if weights is None:
         if random_init:
             return SageRT(SageRTNet())
-        raise MissingWeightsError(NO_WEIGHTS)
+        from samfuse.models.pretrained import default_tag
+
+        shipped = default_tag("sage-rt")
+        if shipped is None or not shipped.path.is_file():
+            raise MissingWeightsError(NO_WEIGHTS)
+        weights = shipped.path
     method = SageRT(load_rt(weights))
     for key, value in read_metadata(weights).items():
         if key in ("recipe", "teacher", "teacher_sha256", "step"):

@@ -100,6 +100,9 @@ class Stage2Profile(Profile):
     #: the stage-1 weights file (``RUN_DIR/weights/sgdfuse_stage1.safetensors`` of a ``sgdfuse-stage1`` run)
     stage1: str | None = None
     lr: float = 1e-4
+    #: learning rate of HFAH (the fusion head); None: ``lr``. The head's fusion terms hardly fall at the U-Net's
+    #: rate (docs/sgdfuse.md, "Stage 2 recipe search"), so a faster head is a documented option
+    hfah_lr: float | None = None
     lambda_int: float = 1.5
     lambda_grad: float = 1.0
     #: ε-loss: ``"l1"`` (SR3) or ``"l2"`` (Dif-Fusion)
@@ -291,8 +294,12 @@ class SGDFuseTask(TrainingTask):
         self.scheduler = NoiseScheduler(self.config.scheduler)
         self.refiner = _Refiner(self.method.unet, self.method.hfah)
         self.forward = ctx.wrap(self.refiner, find_unused_parameters=True)  # HFAH idles on ungated batches
-        params = [*self.method.unet.parameters(), *self.method.hfah.parameters()]
-        self.opt = torch.optim.Adam(params, lr=profile.lr)
+        head_lr = profile.lr if profile.hfah_lr is None else profile.hfah_lr
+        groups = [
+            {"params": list(self.method.unet.parameters()), "lr": profile.lr},
+            {"params": list(self.method.hfah.parameters()), "lr": head_lr},
+        ]
+        self.opt = torch.optim.Adam(groups, lr=profile.lr)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"sgdfuse": self.method}
