@@ -253,6 +253,10 @@ def onnx_method(
         if method.name != name:
             raise ExportError(f"{weights}: exported from method {method.name!r}, not {name!r}")
         return method
+    if weights is not None:  # a weights name (sage.authors, ...) is its shipped file, as for the torch backend
+        from samfuse.models.pretrained import resolve
+
+        weights = resolve(name, weights)
     if weights is not None and not Path(weights).is_file():
         raise ExportError(f"{weights}: no such file")
     source = weights_file(name, weights)
