@@ -125,6 +125,8 @@ class FusionPipeline:
         self.ranges: dict[str, ValueRange] = {"IR": ir_range, "VIS": vi_range}
         self._range_warned: set[str] = set()  # one warning per modality and pipeline (one run)
         self.masks = masks
+        #: the :class:`samfuse.assembly.PipelineSpec` it was built from, as used (set by ``samfuse.assembly.build``)
+        self.spec: Any = None
 
     def fuse_arrays(self, ir: Any, vi: Any, masks: Any = None, names: Sequence[str] = ("IR", "VIS")) -> np.ndarray:
         """Fuse one pair of images given as arrays; returns float32 in [0, 1] (H×W, or H×W×3 for colour), or

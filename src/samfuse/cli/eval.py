@@ -25,16 +25,23 @@ from pathlib import Path
 
 import click
 
+from samfuse.assembly import PipelineSpec
 from samfuse.batch import BatchReport, fuse_into
 from samfuse.cli.common import (
     WEIGHTS_HELP,
+    build_pipeline,
     check_device,
     fail,
     get_shard,
+    mask_options,
+    mask_spec,
+    method_params,
+    params_option,
     shard_option,
     take_shard,
     warn,
     warn_pairing,
+    warnings_as_lines,
 )
 from samfuse.evaluation import (
     ImageResult,
@@ -53,28 +60,27 @@ from samfuse.shard import ShardError, check_stems, collect_parts, merge_parts, p
 
 
 def _fuse_dataset(
-    pairs: list[Pair], method: str, weights: str | None, device: str, out: Path, batch: list[Pair]
+    pairs: list[Pair], spec: PipelineSpec, out: Path, batch: list[Pair], inputs: dict[str, Path | None]
 ) -> BatchReport:
-    """Fuse every pair into ``out/<stem>.png`` (existing files are kept when ``out/provenance.json`` says the same
-    method and weights made them; otherwise one line and exit 2), as ``samfuse fuse`` does. ``batch``: every pair
-    of the dataset (``pairs`` is a shard of it), whose outputs in ``out`` count as existing outputs."""
-    from samfuse.batch import fusion_record
-    from samfuse.cli.common import build_pipeline
+    """Fuse every pair into ``out/<stem>.png`` with the pipeline ``spec`` describes (existing files are kept when
+    ``out/provenance.json`` says the same spec made them; otherwise one line and exit 2), as ``samfuse fuse`` does.
+    ``batch``: every pair of the dataset (``pairs`` is a shard of it), whose outputs in ``out`` count as existing."""
+    from samfuse.assembly import pipeline_record
     from samfuse.io.provenance import check_record
 
-    pipeline = build_pipeline(method, weights, device)
-    provider = pipeline.masks.provider if pipeline.masks is not None else None
+    pipeline = build_pipeline(spec, inputs=inputs)
     try:
         check_record(
             out,
-            fusion_record(method, weights, masks=provider),
+            pipeline_record(pipeline),
             has_outputs=any((out / f"{p.stem}.png").exists() for p in batch),
             remedy="use another --fused folder or remove that one",
         )
     except InputError as err:
         fail(str(err))
     report = BatchReport("fused")
-    fuse_into(pipeline, pairs, out, report, overwrite=False, desc=f"fuse {method}")
+    with warnings_as_lines():
+        fuse_into(pipeline, pairs, out, report, overwrite=False, desc=f"fuse {spec.method}")
     return report
 
 
@@ -90,6 +96,9 @@ def _fuse_dataset(
 @click.option("--method", default=None, help="With --data: the registered method to fuse with.")
 @click.option("--weights", default=None, help=WEIGHTS_HELP)
 @click.option("--device", default="cpu", show_default=True, help="With --data: cpu, cuda or cuda:N.")
+@params_option("With --data: method option (as `samfuse fuse --param`).")
+@click.option("--seed", type=int, default=None, help="With --data: sampling seed (as `samfuse fuse --seed`).")
+@mask_options()
 @click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Datasets folder (with --data).")
 @click.option(
     "--convention",
@@ -127,6 +136,12 @@ def eval_command(
     method: str | None,
     weights: str | None,
     device: str,
+    params: tuple[str, ...],
+    seed: int | None,
+    mask_provider: str | None,
+    mask_cache: Path | None,
+    mask_checkpoint: Path | None,
+    mask_params: tuple[str, ...],
     data_root: Path | None,
     convention: str,
     metrics: str | None,
@@ -150,7 +165,10 @@ def eval_command(
         click.echo(metrics_table(conv.name))
         return
     if merge:
-        not_with = {"--fused": fused, "--method": method, "--weights": weights, "--metrics": metrics}
+        not_with = {"--fused": fused, "--method": method, "--weights": weights, "--metrics": metrics,
+                    "--param": params or None, "--seed": seed, "--masks": mask_provider,
+                    "--mask-cache": mask_cache, "--mask-checkpoint": mask_checkpoint,
+                    "--mask-param": mask_params or None}  # fmt: skip
         _merge(
             parts,
             out,
@@ -211,7 +229,15 @@ def eval_command(
             tmp = tempfile.TemporaryDirectory(prefix=f"samfuse-eval-{data}-")
             fused = Path(tmp.name)
         pairs = take_shard(shard_, batch, lambda p: p.stem, "pairs")
-        fuse_report = _fuse_dataset(pairs, method, weights, device, fused, batch)
+        spec = PipelineSpec(
+            method,
+            weights,
+            method_params(method, params),
+            mask_spec(mask_provider, mask_cache, mask_checkpoint, mask_params),
+            device=device,
+            seed=seed,
+        )
+        fuse_report = _fuse_dataset(pairs, spec, fused, batch, dict(inputs))
         failed = {name for name, _ in fuse_report.failed_items}
         report.failed_items.extend(fuse_report.failed_items)  # already printed, one line each
         pairs = [p for p in pairs if p.stem not in failed]
