@@ -137,8 +137,8 @@ class PipelineSpec:
         from samfuse.batch import fusion_record
 
         opts = dict(method_options(self) if options is None else options)
-        if self.seed is not None:
-            opts["seed"] = self.seed
+        if self.seed is not None and uses_seed(self):  # a seed the method ignores does not change the images
+            opts["seed"] = int(self.seed)
         return fusion_record(
             self.method,
             self.weights,

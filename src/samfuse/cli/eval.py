@@ -244,6 +244,12 @@ def eval_command(
     else:
         if ir is None or vi is None or fused is None:
             fail("give --ir, --vi and --fused (or --data and --method)")
+        fusing = {"--method": method, "--weights": weights, "--param": params or None, "--seed": seed,
+                  "--masks": mask_provider, "--mask-cache": mask_cache, "--mask-checkpoint": mask_checkpoint,
+                  "--mask-param": mask_params or None}  # fmt: skip
+        given = [name for name, value in fusing.items() if value is not None]
+        if given:
+            warn(f"{', '.join(given)}: ignored, only with --data (they describe how to fuse it)")
         try:
             pair_set = find_pairs(ir, vi)
         except InputError as err:
