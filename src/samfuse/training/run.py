@@ -32,8 +32,6 @@ from .task import TaskContext, TrainingTask, get_task
 
 __all__ = ["train", "training_pairs"]
 
-DEFAULT_MASK_PROVIDER = DEFAULT_MASKS  # the one default (samfuse.assembly), kept under its old name
-
 
 def training_pairs(
     data: str | None = "train",
