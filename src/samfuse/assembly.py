@@ -167,7 +167,7 @@ def method_options(spec: PipelineSpec) -> dict[str, Any]:
     if not options:
         return options
     if spec.backend == "onnx":
-        raise InputError("--param: not available with --backend onnx (the exported graph has no options)")
+        raise InputError("--param/--steps: not available with --backend onnx (the exported graph has no options)")
     from samfuse.models import list_methods
     from samfuse.models.registry import method_builder
     from samfuse.models.registry import method_options as known_options
@@ -278,7 +278,9 @@ def build(
         if uses_seed(spec):
             options["seed"] = int(spec.seed)
         elif on_warning is not None:
-            why = " (--backend onnx)" if spec.backend == "onnx" else ""
+            from samfuse.models import samples
+
+            why = " (--backend onnx)" if spec.backend == "onnx" and samples(method) else ""
             on_warning(f"--seed: ignored, --method {method} does not sample{why}")
     if spec.backend == "onnx" and device != "cpu":
         raise InputError(f"--backend onnx runs on the CPU (got --device {device})")
