@@ -70,7 +70,7 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ),
     ("masks regions, IR", ["masks", "--images", "ir", "--out", "masks", "--preview", "preview_ir"]),
     ("masks regions, visible", ["masks", "--images", "vi", "--out", "masks", "--preview", "preview_vi"]),
-    ("masks thermal, IR", ["masks", "--images", "ir", "--out", "masks", "--provider", "thermal"]),
+    ("masks thermal, IR", ["masks", "--images", "ir", "--out", "masks", "--masks", "thermal"]),
 ]
 
 

@@ -157,7 +157,7 @@ def sam_rows(
 def cli_runs(ir_dir: Path, tmp: Path) -> list[tuple[str, float, str]]:
     out = tmp / "masks"
     cmd = [sys.executable, "-m", "samfuse", "masks", "--images", str(ir_dir), "--out", str(out),
-           "--provider", "regions", "--jobs", "2"]  # fmt: skip
+           "--masks", "regions", "--jobs", "2"]  # fmt: skip
     rows = []
     for label in ("first run", "second run (cache)"):
         t0 = time.perf_counter()
@@ -213,7 +213,7 @@ def main() -> None:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     lines += ["", f"Load average at the end (1/5/15 min): {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}"]
     if cli:
-        lines += ["", "`samfuse masks --images MSRS/ir --provider regions --jobs 2` (106 images):", ""]
+        lines += ["", "`samfuse masks --images MSRS/ir --masks regions --jobs 2` (106 images):", ""]
         lines += ["| run | wall s | summary |", "|---|---:|---|"]
         lines += [f"| {label} | {'' if sec != sec else f'{sec:.1f}'} | {summary} |" for label, sec, summary in cli]
     text = "\n".join(lines)

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from samfuse.assembly import MaskSpec, PipelineSpec, build
 from samfuse.batch import DEFAULT_METHOD
 from samfuse.io.colour import ColorPath
 from samfuse.io.reading import ValueRange
-from samfuse.pipeline import FusionPipeline, ResizeTo
+from samfuse.pipeline import ResizeTo
 
 
 def fuse(
@@ -31,6 +32,8 @@ def fuse(
     mask_options: dict[str, Any] | None = None,
     seed: int | None = None,
     method_options: dict[str, Any] | None = None,
+    *,
+    spec: PipelineSpec | None = None,
 ) -> np.ndarray:
     """Fuse an infrared and a visible image given as arrays.
 
@@ -40,30 +43,30 @@ def fuse(
     thermal in 16-bit files), or ``"minmax"``; None maps by bit depth (x/255, x/65535).
     ``color="opencv"``: the SAGE authors' colour path (OpenCV YCrCb on 8-bit input, their inverse, their
     ``x·255 + 0.5`` truncation); the result is then uint8 (see :mod:`samfuse.pipeline`).
-    Methods that need masks: pass ``masks=`` (the product array), or ``mask_provider=`` (``"regions"``,
-    ``"thermal"``, ``"sam"`` with ``mask_options={"checkpoint": FILE}``) and optionally ``mask_cache=`` (a folder
-    shared with ``samfuse masks``) so the pipeline computes them (the same wiring as ``samfuse fuse --masks``).
+    Methods that need masks: pass ``masks=`` (the product array), or let the pipeline compute them with
+    ``mask_provider=`` (``"regions"`` when None, as everywhere; ``"thermal"``; ``"sam"`` with
+    ``mask_options={"checkpoint": FILE}``) and optionally ``mask_cache=`` (a folder shared with ``samfuse masks``;
+    None: in memory), the same wiring as ``samfuse fuse --masks``.
     ``seed``: for methods that sample (:func:`samfuse.models.samples`, e.g. ``sgdfuse``), the sampling seed.
     ``method_options``: the method's own options (its builder's keyword arguments, listed by
     :func:`samfuse.models.method_options`), e.g. ``{"steps": 20}`` or ``{"guidance": False}`` for ``sgdfuse``.
-    For many pairs, build a :class:`samfuse.pipeline.FusionPipeline` once and call ``fuse_arrays``.
+    ``spec``: a :class:`samfuse.assembly.PipelineSpec` instead of the arguments above (which are then ignored):
+    the pipeline ``samfuse fuse`` builds from the same options. Problems are one-line
+    :class:`~samfuse.io.InputError` s (:func:`samfuse.assembly.build`).
+    For many pairs, build the pipeline once (``samfuse.assembly.build(spec)``) and call ``fuse_arrays``.
     """
-    source = None
-    if mask_provider is not None:
-        from samfuse.semantics import MaskSource
-
-        source = MaskSource.create(mask_provider, mask_cache, **(mask_options or {}))
-    pipeline = FusionPipeline(
-        method,
-        weights,
-        device,
-        gray=gray,
-        resize_to=resize_to,
-        ir_range=ir_range,
-        vi_range=vi_range,
-        color=color,
-        masks=source,
-        seed=seed,
-        method_options=method_options,
-    )
-    return pipeline.fuse_arrays(ir, vi, masks=masks)
+    if spec is None:
+        spec = PipelineSpec(
+            method,
+            weights,
+            dict(method_options or {}),
+            MaskSpec(mask_provider, dict(mask_options or {}), None, mask_cache),
+            device=str(device),
+            seed=seed,
+            gray=gray,
+            resize_to=resize_to,
+            ir_range=ir_range,
+            vi_range=vi_range,
+            color=color,
+        )
+    return build(spec).fuse_arrays(ir, vi, masks=masks)

@@ -185,22 +185,25 @@ def fusion_record(
     ir_range: object = None,
     vi_range: object = None,
     backend: str = "torch",
+    tile_pixels: int | None = -1,
 ) -> dict[str, Any]:
     """The provenance record of fused images (:mod:`samfuse.io.provenance`): method, sha256 of the weights file it
     loads (the shipped one when ``weights`` is None), its options, the masks (None for a method without), colour
-    path, grey output, resizing, value ranges and backend."""
+    path, grey output, resizing, value ranges and backend; ``tile_pixels`` only when not the default (-1, the
+    method's own budget), so records of folders fused before it was an option still match."""
     opts = dict(options or {})
-    return normalise(
-        {
-            "method": method,
-            "weights": weights_id(weights_file(method, weights)),
-            "options": {k: opts[k] for k in sorted(opts)},
-            "masks": None if masks is None else mask_record(masks),
-            "color": color,
-            "gray": bool(gray),
-            "resize_to": resize_to,
-            "ir_range": ir_range,
-            "vi_range": vi_range,
-            "backend": backend,
-        }
-    )
+    record: dict[str, Any] = {
+        "method": method,
+        "weights": weights_id(weights_file(method, weights)),
+        "options": {k: opts[k] for k in sorted(opts)},
+        "masks": None if masks is None else mask_record(masks),
+        "color": color,
+        "gray": bool(gray),
+        "resize_to": resize_to,
+        "ir_range": ir_range,
+        "vi_range": vi_range,
+        "backend": backend,
+    }
+    if tile_pixels != -1:
+        record["tile_pixels"] = int(tile_pixels or 0)  # 0 and None both: never tile
+    return normalise(record)

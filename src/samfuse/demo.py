@@ -6,11 +6,13 @@ sources and licences in ``samples/SAMPLES.md``) need no data folder, so this is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 
-from samfuse.batch import DEFAULT_METHOD, BatchReport, fuse_into, fusion_record
+from samfuse.assembly import PipelineSpec
+from samfuse.batch import DEFAULT_METHOD, BatchReport, fuse_into
 from samfuse.io import find_pairs, read_raw
 from samfuse.io.provenance import RECORD, check_record
 
@@ -24,29 +26,40 @@ def sample_pairs(stack: ExitStack):  # type: ignore[no-untyped-def]
 
 
 def run_demo(
-    out: Path, method: str = DEFAULT_METHOD, weights: str | None = None, *, overwrite: bool = False
+    out: Path,
+    spec: PipelineSpec | str | None = None,
+    *,
+    overwrite: bool = False,
+    on_note: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> tuple[BatchReport, Path]:
-    """Fuse the samples into ``out/fused/<stem>.png`` and write ``out/demo.jpg`` (rows = pairs; columns IR,
-    visible, fused; zoomed inset of the most detailed IR region).
+    """Fuse the samples with the pipeline ``spec`` describes (a :class:`~samfuse.assembly.PipelineSpec`, or a method
+    name; None: the default method) into ``out/fused/<stem>.png`` and write ``out/demo.jpg`` (rows = pairs; columns
+    IR, visible, fused; zoomed inset of the most detailed IR region).
 
-    Existing fused images are kept when ``out/fused/provenance.json`` says the same method and weights made them;
-    made by another method or weights they are refused (:class:`~samfuse.io.provenance.ProvenanceError`, one
-    line, before any work) unless ``overwrite``, which makes them again."""
+    Existing fused images are kept when ``out/fused/provenance.json`` says the same spec made them; made by another
+    method or weights they are refused (:class:`~samfuse.io.provenance.ProvenanceError`, one line, before any
+    work) unless ``overwrite``, which makes them again. A spec that cannot be built is one
+    :class:`~samfuse.io.InputError` (:func:`samfuse.assembly.build`)."""
+    from samfuse.assembly import build, pipeline_record
     from samfuse.figures import FigureRow, busiest_region, comparison_figure
-    from samfuse.pipeline import FusionPipeline
 
+    if not isinstance(spec, PipelineSpec):
+        spec = PipelineSpec(spec or DEFAULT_METHOD)
+    method = spec.method
     report = BatchReport("fused")
     folder = out / "fused"
     with ExitStack() as stack:
         pairs = sample_pairs(stack).pairs
-        record = fusion_record(method, weights)
+        pipeline = build(spec, on_note=on_note, on_warning=on_warning)
+        record = pipeline_record(pipeline)
         if overwrite:
             (folder / RECORD).unlink(missing_ok=True)
             for p in pairs:
                 (folder / f"{p.stem}.png").unlink(missing_ok=True)
         has_outputs = any((folder / f"{p.stem}.png").exists() for p in pairs)
         check_record(folder, record, has_outputs=has_outputs, remedy="use another --out or add --overwrite")
-        fuse_into(FusionPipeline(method, weights), pairs, folder, report, overwrite=False, desc=f"fuse {method}")
+        fuse_into(pipeline, pairs, folder, report, overwrite=False, desc=f"fuse {method}")
         rows = []
         for p in pairs:
             ir, vi = read_raw(p.ir), read_raw(p.vi)

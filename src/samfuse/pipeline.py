@@ -135,6 +135,8 @@ class FusionPipeline:
         if tile_pixels is not None and int(tile_pixels) < -1:
             raise ValueError(f"tile_pixels must be 0 (never tile) or a number of pixels, not {tile_pixels}")
         self.tile_pixels = getattr(self.method, "tile_pixels", None) if tile_pixels == -1 else tile_pixels
+        #: the :class:`samfuse.assembly.PipelineSpec` it was built from, as used (set by ``samfuse.assembly.build``)
+        self.spec: Any = None
 
     def _call(self, fn: Any, ir: torch.Tensor, vi: torch.Tensor, masks: Any) -> torch.Tensor:
         """``fn(ir, vi, masks=masks)`` (the method or its ``forward_raw``), in tiles when the image is above the

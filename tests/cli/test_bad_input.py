@@ -266,13 +266,11 @@ def test_undefined_metrics_are_one_warning_per_image_and_counts_agree(tmp_path: 
 
 def test_an_unknown_provider_option_lists_the_valid_keys(root: Path, tmp_path: Path) -> None:
     snap = Snapshot(root)
-    r = run("masks", "--images", root / "TNO/ir", "--out", tmp_path / "m", "--provider", "thermal",
-            "--param", "k_hi=3")  # fmt: skip
-    assert_one_error(
-        r,
-        "--param: unknown option(s) for mask provider 'thermal': k_hi; valid: k_low, k_high, sigma, min_share, "
-        "max_share, top_quantile, s_min, max_side",
-    )
+    line = ("--mask-param: unknown option(s) for mask provider 'thermal': k_hi; valid: k_low, k_high, sigma, "
+            "min_share, max_share, top_quantile, s_min, max_side")  # fmt: skip
+    for spelling in (("--masks", "thermal", "--mask-param"), ("--provider", "thermal", "--param")):  # new, old
+        r = run("masks", "--images", root / "TNO/ir", "--out", tmp_path / "m", *spelling[:2], spelling[2], "k_hi=3")
+        assert_one_error(r, line)
     assert not (tmp_path / "m").exists()
     snap.assert_unchanged()
 

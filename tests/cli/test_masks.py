@@ -143,7 +143,7 @@ def test_list_providers() -> None:
 
 def test_option_errors(folder: Path, tmp_path: Path) -> None:
     code, err = run("--images", str(folder), "--out", str(tmp_path), "--provider", "regions", "--preset", "sage")
-    assert code == 2 and err.strip() == "error: --preset: only for --provider sam (not regions)"
+    assert code == 2 and err.strip() == "error: --preset: only for --masks sam (not regions)"
     code, err = run("--images", str(folder), "--out", str(tmp_path), "--provider", "nope")
     assert code == 2 and "unknown mask provider 'nope'" in err and "regions" in err
     code, err = run("--images", str(tmp_path / "none"), "--out", str(tmp_path), "--provider", "regions")

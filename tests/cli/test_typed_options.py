@@ -9,7 +9,7 @@ import pytest
 
 from nothing_lost import assert_one_error
 from nothing_lost import samfuse as run
-from samfuse.cli.common import convert_option
+from samfuse.options import convert_option
 from shared_paths import DATASETS
 
 IR, VI = DATASETS / "MSRS/ir/00004N.png", DATASETS / "MSRS/vi/00004N.png"
@@ -46,9 +46,11 @@ def test_values_of_the_declared_type_are_converted() -> None:
 
 def test_guidance_false_really_is_false(tmp_path: Path) -> None:
     """`guidance=false` reaches the builder as False (before: any text was truthy, `maybe` silently true)."""
-    from samfuse.cli.common import method_params
+    from samfuse.assembly import PipelineSpec, method_options
+    from samfuse.options import split_key_values
 
-    assert method_params("sgdfuse", ("guidance=false", "steps=3")) == {"guidance": False, "steps": 3}
+    text = split_key_values(("guidance=false", "steps=3"))
+    assert method_options(PipelineSpec("sgdfuse", options=text)) == {"guidance": False, "steps": 3}
 
 
 def test_robustness_reads_param_types_too(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 import samfuse
 from nothing_lost import samfuse as run
-from samfuse.io import read_raw
+from samfuse.io import InputError, read_raw
 from samfuse.pipeline import FusionPipeline
 from samfuse.video.synthetic import pan_zoom_frames
 from shared_paths import DATASETS, REFERENCE
@@ -97,5 +97,5 @@ def test_bad_arguments_are_refused() -> None:
         samfuse.Fuser("average", channels="yuv")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="mask_every must be at least 1"):
         samfuse.Fuser.from_pipeline(FusionPipeline("average"), mask_every=0)
-    with pytest.raises(ValueError, match="backend onnx runs on the CPU"):
+    with pytest.raises(InputError, match="^--backend onnx runs on the CPU"):  # samfuse.assembly.build: one line
         samfuse.Fuser("average", backend="onnx", device="cuda")

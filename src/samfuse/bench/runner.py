@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from samfuse.batch import BatchReport, fuse_into, fusion_record
+from samfuse.assembly import BuildError, PipelineSpec, pipeline_record
+from samfuse.batch import BatchReport, fuse_into
 from samfuse.data import get_dataset
 from samfuse.evaluation import ImageResult, evaluate_pairs, evaluation_pool, index_fused, report_problems
 from samfuse.io import InputError, Pair, atomic_write, read_raw
@@ -146,9 +147,9 @@ class BenchConfig:
     metrics: list[str] | None = None
     jobs: int = 1
     data_root: Path | None = None
-    device: str = "cpu"
-    masks: str | None = None
-    mask_cache: Path | None = None
+    #: what every column's pipeline is built from (device, ``options``, masks, seed); each method takes the options
+    #: it has (:func:`column_spec`)
+    spec: PipelineSpec = field(default_factory=PipelineSpec)
     detections: dict[str, Path] = field(default_factory=dict)
     salience_labels: str = "infrared"
     detection_labels: str = "fusion"
@@ -211,28 +212,32 @@ class _Timings:
         atomic_write(self.path, lambda fh: fh.write(text))
 
 
+def column_spec(spec: MethodSpec, cfg: BenchConfig) -> PipelineSpec:
+    """The pipeline spec of a registered method's column: the bench's spec with the method, its weights and those
+    of the bench's options the method takes."""
+    from samfuse.models import list_methods, method_options
+
+    method = spec.method or spec.name
+    options = dict(cfg.spec.options)
+    if method in list_methods():
+        known = method_options(method)
+        options = {k: v for k, v in options.items() if k.replace("-", "_") in known}
+    return cfg.spec.replace(method=method, weights=spec.weights, options=options)
+
+
 def _build(spec: MethodSpec, cfg: BenchConfig) -> Any:
-    """The pipeline for a registered method; masks through the pipeline's mask source when it needs them."""
-    from samfuse.pipeline import FusionPipeline
+    """The pipeline of a registered method's column (:func:`samfuse.assembly.build`)."""
+    from samfuse.assembly import build
 
-    pipeline = FusionPipeline(spec.method or spec.name, spec.weights, cfg.device)
-    if pipeline.method.needs_masks is not None:
-        from samfuse.io.paths import cache_dir
-        from samfuse.semantics import MaskSource, get_provider
-
-        cache = cfg.mask_cache if cfg.mask_cache is not None else cache_dir() / "masks"
-        pipeline.masks = MaskSource(get_provider(cfg.masks or "regions"), cache)
-    return pipeline
+    return build(column_spec(spec, cfg))
 
 
 def _record(spec: MethodSpec, cfg: BenchConfig, uses_masks: bool) -> dict[str, Any]:
-    """The provenance record of a column's fused images (:func:`samfuse.batch.fusion_record`)."""
-    provider = None
-    if uses_masks:
-        from samfuse.semantics import get_provider
+    """The provenance record of a column's fused images when the method is not built (nothing to fuse)."""
+    from samfuse.assembly import build_provider
 
-        provider = get_provider(cfg.masks or "regions")
-    return fusion_record(spec.method or spec.name, spec.weights, masks=provider)
+    column = column_spec(spec, cfg)
+    return column.record(build_provider(column.masks, column.device) if uses_masks else None)
 
 
 def _params(pipeline: Any) -> int | None:
@@ -296,14 +301,17 @@ def _run_cells(
                 try:
                     if missing:
                         pipeline = _build(spec, cfg)
-                        uses_masks = pipeline.method.needs_masks is not None
+                        cell.record = pipeline_record(pipeline)
                     else:  # not built: the same method (compared below) uses masks iff its record names them
                         stored = read_record(folder / RECORD)
                         uses_masks = stored is not None and stored.get("masks") is not None
-                    cell.record = _record(spec, cfg, uses_masks)
+                        cell.record = _record(spec, cfg, uses_masks)
                     check_record(folder, cell.record, has_outputs=len(missing) < len(pairs))
                 except Exception as err:  # MissingWeightsError, unknown name, bad file, other provenance: one line
-                    reason = " ".join(str(err.args[0] if err.args else err).split())
+                    if isinstance(err, BuildError):
+                        reason = err.reason
+                    else:
+                        reason = " ".join(str(err.args[0] if err.args else err).split())
                     if pipeline is None and missing:
                         refused[spec.name] = reason  # the method cannot be built: the same on every dataset
                     cell.refused = reason

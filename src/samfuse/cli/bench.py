@@ -10,12 +10,37 @@ from pathlib import Path
 
 import click
 
-from samfuse.cli.common import check_device, command_line, error, fail, note, warn, warnings_as_lines
+from samfuse.assembly import PipelineSpec
+from samfuse.cli.common import (
+    check_device,
+    command_line,
+    error,
+    fail,
+    mask_options,
+    mask_spec,
+    method_params,
+    note,
+    params_option,
+    warn,
+    warnings_as_lines,
+)
 from samfuse.io import InputError
 from samfuse.io.paths import check_output_dir
 from samfuse.metrics import CONVENTIONS
 
 LABEL_SETS = ["infrared", "visible", "fusion"]
+
+
+def _bench_params(specs: list, params: tuple[str, ...]) -> dict[str, str]:
+    """``--param`` items as text options; each must be an option of at least one method of --methods."""
+    from samfuse.models import list_methods, method_options
+
+    options = method_params("", params)
+    methods = [s.method for s in specs if s.method in list_methods()]
+    for key in options:
+        if not any(key in method_options(m) for m in methods):
+            fail(f"--param {key}: no method of --methods has such an option ({', '.join(methods) or 'none'})")
+    return options
 
 
 @click.command("bench")
@@ -33,8 +58,9 @@ LABEL_SETS = ["infrared", "visible", "fusion"]
 )
 @click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Datasets folder.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--masks", "mask_provider", default=None, metavar="PROVIDER", help="Masks for methods that need them.")
-@click.option("--mask-cache", type=click.Path(path_type=Path), default=None, help="Mask cache folder.")
+@params_option("Method option, given to each method of --methods that takes it (as `samfuse fuse --param`).")
+@click.option("--seed", type=int, default=None, help="Sampling seed of the methods that sample (as `samfuse fuse`).")
+@mask_options()
 @click.option(
     "--salience-labels", type=click.Choice(LABEL_SETS), default="infrared", show_default=True, help="Salience boxes."
 )
@@ -53,8 +79,12 @@ def bench_command(
     detections: tuple[str, ...],
     data_root: Path | None,
     device: str,
+    params: tuple[str, ...],
+    seed: int | None,
     mask_provider: str | None,
     mask_cache: Path | None,
+    mask_checkpoint: Path | None,
+    mask_params: tuple[str, ...],
     salience_labels: str,
     detection_labels: str,
     figure_pairs: int,
@@ -107,9 +137,12 @@ def bench_command(
         metrics=names,
         jobs=jobs,
         data_root=data_root,
-        device=device,
-        masks=mask_provider,
-        mask_cache=mask_cache,
+        spec=PipelineSpec(
+            options=_bench_params(specs, params),
+            masks=mask_spec(mask_provider, mask_cache, mask_checkpoint, mask_params),
+            device=device,
+            seed=seed,
+        ),
         detections=dets,
         salience_labels=salience_labels,
         detection_labels=detection_labels,

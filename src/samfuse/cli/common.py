@@ -1,4 +1,7 @@
-"""Helpers shared by the commands: option parsing, fatal one-line errors, device checks."""
+"""Helpers shared by the commands: option parsing, fatal one-line errors, device checks.
+
+Pipelines are built by the library (:mod:`samfuse.assembly`); the helpers here turn options into its spec
+(:func:`mask_spec`, :func:`method_params`) and its errors into one ``error:`` line and exit 2."""
 
 from __future__ import annotations
 
@@ -17,11 +20,12 @@ from samfuse.cli.report import BatchReport
 from samfuse.io.errors import InputError
 from samfuse.io.pairing import PairSet
 from samfuse.io.reading import ValueRange
+from samfuse.options import split_key_values
 from samfuse.shard import Shard, ShardError, resolve_shard
 
 if TYPE_CHECKING:
+    from samfuse.assembly import MaskSpec, PipelineSpec
     from samfuse.pipeline import FusionPipeline
-    from samfuse.semantics import MaskSource
 
 T = TypeVar("T")
 
@@ -158,224 +162,99 @@ def warnings_as_lines() -> Iterator[None]:
             warnings.showwarning = previous
 
 
-_TRUE = ("true", "yes", "on", "1")
-_FALSE = ("false", "no", "off", "0")
+def params_option(
+    help_text: str = "Method option (the builder's keyword arguments), e.g. steps=20 or guidance=false for sgdfuse.",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--param KEY=VALUE`` (repeatable), the same in every command that builds a method."""
+    return click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=help_text)
 
 
-def option_types(fn: Any) -> dict[str, Any]:
-    """The annotated types of a builder's (or a class's ``__init__``) keyword options; {} when unknown."""
-    import typing
+def mask_options(
+    cache_help: str = "Mask cache folder, shared with `samfuse masks` and training (default: ~/.cache/samfuse/masks).",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--masks PROVIDER``, ``--mask-cache DIR``, ``--mask-checkpoint FILE``, ``--mask-param KEY=VALUE``: the same
+    spelling in every command (``samfuse masks`` takes them too)."""
+    options = [
+        click.option(
+            "--masks",
+            "mask_provider",
+            default=None,
+            metavar="PROVIDER",
+            help="Mask provider for methods that need masks (regions, thermal, sam; default regions): masks are "
+            "computed once per image into the mask cache and handed to the method as the product it declares.",
+        ),
+        click.option("--mask-cache", type=click.Path(path_type=Path), default=None, help=cache_help),
+        click.option(
+            "--mask-checkpoint", type=click.Path(path_type=Path), default=None, help="SAM checkpoint (--masks sam)."
+        ),
+        click.option("--mask-param", "mask_params", multiple=True, metavar="KEY=VALUE", help="Mask provider option."),
+    ]
 
-    target = fn.__init__ if isinstance(fn, type) else fn
-    try:
-        return typing.get_type_hints(target)
-    except Exception:  # noqa: BLE001  (an annotation that does not resolve: no typing, values are guessed)
-        return {}
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
 
-
-def _guess(text: str) -> Any:
-    """A value of an option whose type is not known: int, float, true/false, else the text."""
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text.lower() == "true" if text.lower() in ("true", "false") else text
-
-
-def convert_option(text: str, annotation: Any) -> Any:
-    """``text`` as a value of type ``annotation`` (bool, int, float, str, Path, Literal, tuple/list of those, and
-    ``X | None`` with ``none``); ValueError ``"expected …"`` when it is not one. Unknown types: guessed."""
-    import types
-    import typing
-
-    text = text.strip()
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) < len(typing.get_args(annotation)) and text.lower() in ("none", "null"):
-            return None
-        wanted = []
-        for arg in sorted(args, key=lambda a: a is str):  # text last: it accepts anything
-            try:
-                return convert_option(text, arg)
-            except ValueError as err:
-                wanted.append(str(err).removeprefix("expected "))
-        raise ValueError("expected " + " or ".join(wanted))
-    if origin is typing.Literal:
-        choices = typing.get_args(annotation)
-        for c in choices:
-            if text == str(c):
-                return c
-        raise ValueError(f"expected one of {', '.join(map(str, choices))}")
-    if origin in (tuple, list):
-        parts = [p.strip() for p in text.strip("[]()").split(",") if p.strip()]
-        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
-        if origin is tuple and args and Ellipsis not in typing.get_args(annotation) and len(parts) != len(args):
-            raise ValueError(f"expected {len(args)} comma-separated values")
-        items = [convert_option(p, args[i] if i < len(args) else (args[-1] if args else Any)) for i, p in
-                 enumerate(parts)]  # fmt: skip
-        return tuple(items) if origin is tuple else items
-    if annotation is bool:
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise ValueError("expected true or false")
-    if annotation is int:
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError("expected a whole number") from None
-    if annotation is float:
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError("expected a number") from None
-    if annotation is str:
-        return text
-    if annotation is Path:
-        return Path(text)
-    return _guess(text)
+    return decorate
 
 
-def split_params(items: tuple[str, ...], option: str = "--param") -> dict[str, str]:
-    """``KEY=VALUE`` items → ``{KEY: "VALUE"}`` (text; ``-`` in keys read as ``_``), or one line and exit."""
-    out: dict[str, str] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            fail(f"{option} {item!r}: expected KEY=VALUE")
-        out[key.strip().replace("-", "_")] = text.strip()
-    return out
-
-
-def typed_params(raw: dict[str, Any], types: dict[str, Any], option: str = "--param") -> dict[str, Any]:
-    """Text values converted to the option's annotated type (:func:`convert_option`), or one line and exit
-    (``--param steps=2.5: expected a whole number``); values that are not text, and options of unknown type
-    (guessed), are kept."""
-    out: dict[str, Any] = {}
-    for key, value in raw.items():
-        if not isinstance(value, str):
-            out[key] = value
-        elif key in types:
-            try:
-                out[key] = convert_option(value, types[key])
-            except ValueError as err:
-                fail(f"{option} {key}={value}: {err}")
-        else:
-            out[key] = _guess(value)
-    return out
-
-
-def parse_params(items: tuple[str, ...], option: str = "--param", types: dict[str, Any] | None = None) -> dict:
-    """``KEY=VALUE`` items → ``{KEY: value}``, typed by ``types`` (annotations) where known, else guessed (int,
-    float, true/false, else text); one line and exit for a malformed item or a value of the wrong type."""
-    return typed_params(split_params(items, option), types or {}, option)
-
-
-def method_params(method: str, params: tuple[str, ...], steps: int | None = None, backend: str = "torch") -> dict:
-    """``--param KEY=VALUE`` items (plus ``--steps N``) → the method's builder options, each of the type the builder
-    declares, or end the command with one line naming the options ``method`` has, or the type a value lacks."""
-    options: dict[str, Any] = dict(split_params(params, "--param"))
-    if steps is not None:
-        if "steps" in options and options["steps"] != steps:
-            fail(f"--steps {steps} and --param steps={options['steps']} disagree; give one")
-        options["steps"] = steps
-    if not options:
-        return options
-    if backend == "onnx":
-        fail("--param/--steps: not available with --backend onnx (the exported graph has no options)")
-    from samfuse.models import list_methods, method_options  # torch import kept out of `samfuse --help`
-    from samfuse.models.registry import method_builder
-
-    if method not in list_methods():
-        return typed_params(options, {})  # the unknown method is reported by the builder, with the list of methods
-    known = method_options(method)
-    unknown = [k for k in options if k not in known]
-    if unknown:
-        names = ", ".join(("--steps" if k == "steps" and steps is not None else f"--param {k}") for k in unknown)
-        fail(f"{names}: --method {method} has no such option (its options: {', '.join(known) or 'none'})")
-    return typed_params(options, option_types(method_builder(method)))
-
-
-def build_provider(name: str, options: dict[str, Any], *, option: str = "--provider", params: str = "--param") -> Any:
-    """The mask provider ``name`` with ``options``, or end the command with one line saying what is wrong."""
-    from samfuse.semantics import ProviderError, UnknownOptionError, UnknownProviderError, get_provider, list_providers
-    from samfuse.semantics.registry import _entry
-
-    if name not in list_providers():
-        fail(f"unknown mask provider {name!r}; available: {', '.join(list_providers())}")
-    options = typed_params(options, option_types(_entry(name).builder), params)  # text values get their types
-    try:
-        provider = get_provider(name, **options)
-    except UnknownOptionError as err:
-        fail(f"{params}: {err}")
-    except (ProviderError, UnknownProviderError, InputError) as err:  # InputError: e.g. a bad checkpoint file
-        fail(str(err))
-    except (TypeError, ValueError) as err:
-        fail(f"{option} {name}: {' '.join(str(err).split())}")
-    note = getattr(provider, "checkpoint_note", None)
-    if note:
-        click.echo(f"note: {note}", err=True)
-    return provider
-
-
-def build_pipeline(
-    method: str, weights: str | None, device: str, *, backend: str = "torch", **options: Any
-) -> FusionPipeline:
-    """Build the fusion pipeline, or end the command with one line naming the method and the reason.
-
-    ``backend="onnx"``: the method runs through onnxruntime (``--weights`` may then be an exported ``.onnx``
-    file; otherwise the method is exported once into the cache folder, see :func:`samfuse.export.onnx_method`).
-    """
-    from samfuse.pipeline import FusionPipeline  # torch import kept out of `samfuse --help`
-
-    if backend != "onnx" and weights is not None and str(weights).lower().endswith(".onnx"):
-        fail(f"--weights {weights}: an exported ONNX file; add --backend onnx to run it")
-    try:
-        if backend == "onnx":
-            from samfuse.export import onnx_method
-
-            if device != "cpu":
-                fail(f"--backend onnx runs on the CPU (got --device {device})")
-            method_ = onnx_method(method, weights, on_note=lambda line: click.echo(f"note: {line}", err=True))
-            return FusionPipeline(method_, None, device, **options)
-        return FusionPipeline(method, weights, device, **options)
-    except (KeyError, ValueError, OSError, InputError) as err:
-        fail(f"--method {method}: {err.args[0] if err.args else err}")
-
-
-def build_mask_source(
+def mask_spec(
     provider: str | None,
     cache: Path | None,
     checkpoint: Path | None,
     params: tuple[str, ...],
     *,
-    inputs: dict[str, Path],
-    device: str = "cpu",
     default_cache: bool = True,
-) -> MaskSource:
-    """The pipeline's mask source from the ``--masks``/``--mask-*`` options (one line and exit on any problem).
+) -> MaskSpec:
+    """The :class:`~samfuse.assembly.MaskSpec` of the ``--masks``/``--mask-*`` options (one line and exit on a
+    malformed ``--mask-param``). Without ``--mask-cache`` the masks go to the shared cache folder, or
+    (``default_cache=False``, videos: frames rarely repeat) nowhere."""
+    from samfuse.assembly import MaskSpec, default_mask_cache
 
-    Without ``--mask-cache`` the masks go to the default cache folder, or (``default_cache=False``, videos: frames
-    rarely repeat) nowhere."""
-    from samfuse.io.paths import cache_dir, check_output_dir
-    from samfuse.semantics import MaskSource
-
-    name = provider or "regions"
-    if provider is None:
-        click.echo("note: masks from the weight-free `regions` provider (choose with --masks)", err=True)
-    options: dict[str, Any] = dict(split_params(params, "--mask-param"))  # typed by the provider (build_provider)
-    if checkpoint is not None:
-        if name != "sam":
-            fail(f"--mask-checkpoint: only with --masks sam (not {name})")
-        options.update({"checkpoint": checkpoint, "device": device})
-    if cache is None and not default_cache:
-        return MaskSource(build_provider(name, options, option="--masks", params="--mask-param"), None)
-    folder = cache if cache is not None else cache_dir() / "masks"
     try:
-        check_output_dir(folder, inputs, option="--mask-cache")
+        options = split_key_values(params, "--mask-param")
     except InputError as err:
         fail(str(err))
-    return MaskSource(build_provider(name, options, option="--masks", params="--mask-param"), folder)
+    if cache is None and default_cache:
+        cache = default_mask_cache()
+    return MaskSpec(provider, options, checkpoint, cache)
+
+
+def method_params(method: str, params: tuple[str, ...], steps: int | None = None) -> dict[str, str]:
+    """``--param KEY=VALUE`` items (plus ``--steps N``) as the text options of a spec (typed when it is built);
+    one line and exit for a malformed item, a ``--steps`` that disagrees with ``--param steps`` or a method that
+    takes no ``steps``."""
+    try:
+        options: dict[str, Any] = split_key_values(params, "--param")
+    except InputError as err:
+        fail(str(err))
+    if steps is not None:
+        if "steps" in options and options["steps"] != str(steps):
+            fail(f"--steps {steps} and --param steps={options['steps']} disagree; give one")
+        from samfuse.models import list_methods, method_options
+
+        if method in list_methods() and "steps" not in method_options(method):
+            known = ", ".join(method_options(method)) or "none"
+            fail(f"--steps: --method {method} has no such option (its options: {known})")
+        options["steps"] = str(steps)
+    return options
+
+
+def build_pipeline(spec: PipelineSpec, *, inputs: dict[str, Path | None] | None = None) -> FusionPipeline:
+    """:func:`samfuse.assembly.build` for a command: notes and warnings as lines, any problem one line and exit."""
+    from samfuse.assembly import build
+
+    try:
+        return build(spec, inputs=inputs, on_note=lambda line: note(f"note: {line}"), on_warning=warn)
+    except InputError as err:
+        fail(str(err))
+
+
+def build_provider(masks: MaskSpec, device: str = "cpu") -> Any:
+    """:func:`samfuse.assembly.build_provider` for a command (one line and exit on any problem)."""
+    from samfuse.assembly import build_provider as build_
+
+    try:
+        return build_(masks, device, on_note=lambda line: note(f"note: {line}"))
+    except InputError as err:
+        fail(str(err))

@@ -25,16 +25,23 @@ from pathlib import Path
 
 import click
 
+from samfuse.assembly import PipelineSpec
 from samfuse.batch import BatchReport, fuse_into
 from samfuse.cli.common import (
     WEIGHTS_HELP,
+    build_pipeline,
     check_device,
     fail,
     get_shard,
+    mask_options,
+    mask_spec,
+    method_params,
+    params_option,
     shard_option,
     take_shard,
     warn,
     warn_pairing,
+    warnings_as_lines,
 )
 from samfuse.evaluation import (
     ImageResult,
@@ -53,34 +60,27 @@ from samfuse.shard import ShardError, check_stems, collect_parts, merge_parts, p
 
 
 def _fuse_dataset(
-    pairs: list[Pair],
-    method: str,
-    weights: str | None,
-    device: str,
-    out: Path,
-    batch: list[Pair],
-    backend: str = "torch",
+    pairs: list[Pair], spec: PipelineSpec, out: Path, batch: list[Pair], inputs: dict[str, Path | None]
 ) -> BatchReport:
-    """Fuse every pair into ``out/<stem>.png`` (existing files are kept when ``out/provenance.json`` says the same
-    method and weights made them; otherwise one line and exit 2), as ``samfuse fuse`` does. ``batch``: every pair
-    of the dataset (``pairs`` is a shard of it), whose outputs in ``out`` count as existing outputs."""
-    from samfuse.batch import fusion_record
-    from samfuse.cli.common import build_pipeline
+    """Fuse every pair into ``out/<stem>.png`` with the pipeline ``spec`` describes (existing files are kept when
+    ``out/provenance.json`` says the same spec made them; otherwise one line and exit 2), as ``samfuse fuse`` does.
+    ``batch``: every pair of the dataset (``pairs`` is a shard of it), whose outputs in ``out`` count as existing."""
+    from samfuse.assembly import pipeline_record
     from samfuse.io.provenance import check_record
 
-    pipeline = build_pipeline(method, weights, device, backend=backend)
-    provider = pipeline.masks.provider if pipeline.masks is not None else None
+    pipeline = build_pipeline(spec, inputs=inputs)
     try:
         check_record(
             out,
-            fusion_record(method, weights, masks=provider, backend=backend),
+            pipeline_record(pipeline),
             has_outputs=any((out / f"{p.stem}.png").exists() for p in batch),
             remedy="use another --fused folder or remove that one",
         )
     except InputError as err:
         fail(str(err))
     report = BatchReport("fused")
-    fuse_into(pipeline, pairs, out, report, overwrite=False, desc=f"fuse {method}")
+    with warnings_as_lines():
+        fuse_into(pipeline, pairs, out, report, overwrite=False, desc=f"fuse {spec.method}")
     return report
 
 
@@ -104,6 +104,9 @@ def _fuse_dataset(
     help="With --data: run the method in PyTorch, or through onnxruntime (--weights FILE.onnx from `samfuse "
     "export`, or a checkpoint exported once into the cache folder), as `samfuse fuse --backend` does.",
 )
+@params_option("With --data: method option (as `samfuse fuse --param`).")
+@click.option("--seed", type=int, default=None, help="With --data: sampling seed (as `samfuse fuse --seed`).")
+@mask_options()
 @click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Datasets folder (with --data).")
 @click.option(
     "--convention",
@@ -142,6 +145,12 @@ def eval_command(
     weights: str | None,
     device: str,
     backend: str,
+    params: tuple[str, ...],
+    seed: int | None,
+    mask_provider: str | None,
+    mask_cache: Path | None,
+    mask_checkpoint: Path | None,
+    mask_params: tuple[str, ...],
     data_root: Path | None,
     convention: str,
     metrics: str | None,
@@ -170,7 +179,10 @@ def eval_command(
         click.echo(metrics_table(conv.name))
         return
     if merge:
-        not_with = {"--fused": fused, "--method": method, "--weights": weights, "--metrics": metrics}
+        not_with = {"--fused": fused, "--method": method, "--weights": weights, "--metrics": metrics,
+                    "--param": params or None, "--seed": seed, "--masks": mask_provider,
+                    "--mask-cache": mask_cache, "--mask-checkpoint": mask_checkpoint,
+                    "--mask-param": mask_params or None}  # fmt: skip
         if backend != "torch":
             not_with["--backend"] = backend
         _merge(
@@ -233,7 +245,16 @@ def eval_command(
             tmp = tempfile.TemporaryDirectory(prefix=f"samfuse-eval-{data}-")
             fused = Path(tmp.name)
         pairs = take_shard(shard_, batch, lambda p: p.stem, "pairs")
-        fuse_report = _fuse_dataset(pairs, method, weights, device, fused, batch, backend)
+        spec = PipelineSpec(
+            method,
+            weights,
+            method_params(method, params),
+            mask_spec(mask_provider, mask_cache, mask_checkpoint, mask_params),
+            device=device,
+            backend=backend,  # type: ignore[arg-type]
+            seed=seed,
+        )
+        fuse_report = _fuse_dataset(pairs, spec, fused, batch, dict(inputs))
         failed = {name for name, _ in fuse_report.failed_items}
         report.failed_items.extend(fuse_report.failed_items)  # already printed, one line each
         pairs = [p for p in pairs if p.stem not in failed]
@@ -242,6 +263,12 @@ def eval_command(
             fail("give --ir, --vi and --fused (or --data and --method)")
         if backend != "torch":
             fail(f"--backend {backend}: only with --data and --method (it runs the method; --fused images are read)")
+        fusing = {"--method": method, "--weights": weights, "--param": params or None, "--seed": seed,
+                  "--masks": mask_provider, "--mask-cache": mask_cache, "--mask-checkpoint": mask_checkpoint,
+                  "--mask-param": mask_params or None}  # fmt: skip
+        given = [name for name, value in fusing.items() if value is not None]
+        if given:
+            warn(f"{', '.join(given)}: ignored, only with --data (they describe how to fuse it)")
         try:
             pair_set = find_pairs(ir, vi)
         except InputError as err:

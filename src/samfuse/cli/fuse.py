@@ -6,15 +6,18 @@ from pathlib import Path
 
 import click
 
+from samfuse.assembly import PipelineSpec
 from samfuse.batch import DEFAULT_METHOD, fuse_into
 from samfuse.cli.common import (
     WEIGHTS_HELP,
-    build_mask_source,
     build_pipeline,
     check_device,
     fail,
     get_shard,
+    mask_options,
+    mask_spec,
     method_params,
+    params_option,
     parse_value_range,
     shard_option,
     take_shard,
@@ -78,22 +81,7 @@ from samfuse.io.paths import check_output_dir
     help="Run the method in PyTorch, or through onnxruntime (--weights FILE.onnx from `samfuse export`, or a "
     "checkpoint exported once into the cache folder).",
 )
-@click.option(
-    "--masks",
-    "mask_provider",
-    default=None,
-    metavar="PROVIDER",
-    help="Mask provider for methods that need masks (regions, thermal, sam; default regions): masks are computed "
-    "once per image into the mask cache and handed to the method as the product it declares.",
-)
-@click.option(
-    "--mask-cache",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Mask cache folder, shared with `samfuse masks` and training (default: ~/.cache/samfuse/masks).",
-)
-@click.option("--mask-checkpoint", type=click.Path(path_type=Path), default=None, help="SAM checkpoint (--masks sam).")
-@click.option("--mask-param", "mask_params", multiple=True, metavar="KEY=VALUE", help="Mask provider option.")
+@mask_options()
 @click.option(
     "--seed",
     type=int,
@@ -101,13 +89,7 @@ from samfuse.io.paths import check_output_dir
     help="Sampling seed, for methods that sample (e.g. sgdfuse): the same seed gives the same images "
     "(default: the method's own, 0 for sgdfuse).",
 )
-@click.option(
-    "--param",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Method option (the builder's keyword arguments), e.g. steps=20 or guidance=false for sgdfuse.",
-)
+@params_option()
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (same as --param steps=N).")
 @click.option(
     "--tile-pixels",
@@ -215,34 +197,23 @@ def fuse_command(
             check_output_dir(out, {"--ir": ir, "--vi": vi})
         except InputError as err:
             fail(str(err))
-    if seed is not None:
-        from samfuse.models import samples  # torch import kept out of `samfuse --help`
-
-        if backend == "onnx" or not samples(method):
-            warn(
-                f"--seed: ignored, --method {method} does not sample" + (" (--backend onnx)" if samples(method) else "")
-            )
-            seed = None
-    options = method_params(method, params, steps, backend)
-    pipeline = build_pipeline(
+    spec = PipelineSpec(
         method,
         weights,
-        device,
-        backend=backend,
-        gray=gray,
-        resize_to=resize_to,
-        color=color,
+        method_params(method, params, steps),
+        mask_spec(mask_provider, mask_cache, mask_checkpoint, mask_params, default_cache=not video),
+        device=device,
+        backend=backend,  # type: ignore[arg-type]
         seed=seed,
-        method_options=options,
+        gray=gray,
+        resize_to=resize_to,  # type: ignore[arg-type]
+        color=color,  # type: ignore[arg-type]
         **ranges,
         **({} if tile_pixels is None else {"tile_pixels": tile_pixels}),
     )
-    mask_options = (mask_provider, mask_cache, mask_checkpoint, mask_params)
-    if pipeline.method.needs_masks is not None:
-        inputs = {"--ir": ir, "--vi": vi}
-        pipeline.masks = build_mask_source(*mask_options, inputs=inputs, device=device, default_cache=not video)
-    elif any(v for v in (*mask_options, mask_every)):
-        warn(f"--masks, --mask-*: ignored, --method {method} uses no masks")
+    pipeline = build_pipeline(spec, inputs={"--ir": ir, "--vi": vi})
+    if mask_every is not None and pipeline.masks is None:
+        warn(f"--mask-every: ignored, --method {method} uses no masks")
     if video:
         ir_frames, vi_frames = streams
         cli_video.run_video(
@@ -257,20 +228,10 @@ def fuse_command(
             desc=f"fuse {method}",
         )
 
-    from samfuse.batch import fusion_record
+    from samfuse.assembly import pipeline_record
     from samfuse.io.provenance import RECORD, check_record, write_record
 
-    record = fusion_record(
-        method,
-        weights,
-        options={**options, **({"seed": seed} if seed is not None else {})},
-        masks=pipeline.masks.provider if pipeline.masks is not None else None,
-        color=color,
-        gray=gray,
-        resize_to=resize_to,
-        backend=backend,
-        **ranges,
-    )
+    record = pipeline_record(pipeline)
     # Shards of one run share --out and its record (the record does not name the shard): a shard checks the
     # record against every pair's output, not only its own, and never removes it, so a sharded --overwrite
     # remakes images with the same settings only.

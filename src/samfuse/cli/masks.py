@@ -22,7 +22,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
-from samfuse.cli.common import build_provider, fail, get_shard, shard_option, split_params, take_shard, warn
+from samfuse.cli.common import build_provider, fail, get_shard, shard_option, take_shard, warn
 from samfuse.cli.report import BatchReport
 from samfuse.io import InputError, atomic_write, read_raw, write_image
 from samfuse.io.pairing import index_by_stem, scan_images
@@ -133,8 +133,15 @@ def _list_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 )
 @click.option("--images", required=True, type=click.Path(path_type=Path), help="Folder of images, or one image.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Mask cache folder (created).")
-@click.option("--provider", "provider_name", default="regions", show_default=True, help="Mask provider (see --list).")
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None, help="SAM/MobileSAM state dict (sam).")
+@click.option(
+    "--masks", "provider_name", default=None, metavar="PROVIDER", help="Mask provider (see --list; default regions)."
+)
+@click.option("--provider", "old_provider", default=None, hidden=True, help="Old name of --masks.")
+@click.option(
+    "--mask-checkpoint", "checkpoint", type=click.Path(path_type=Path), default=None,
+    help="SAM/MobileSAM state dict (--masks sam).",
+)  # fmt: skip
+@click.option("--checkpoint", "old_checkpoint", type=click.Path(path_type=Path), default=None, hidden=True)
 @click.option(
     "--model",
     type=click.Choice(["vit_t", "vit_b", "vit_l", "vit_h"]),
@@ -153,13 +160,16 @@ def _list_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> 
 )
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes.")
 @click.option("--preview", type=click.Path(path_type=Path), default=None, help="Write PNG overlays here.")
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help="Provider option (repeatable).")
+@click.option("--mask-param", "params", multiple=True, metavar="KEY=VALUE", help="Provider option (repeatable).")
+@click.option("--param", "old_params", multiple=True, metavar="KEY=VALUE", hidden=True, help="Old --mask-param.")
 @shard_option("images")
 def masks_command(
     images: Path,
     out: Path,
-    provider_name: str,
+    provider_name: str | None,
+    old_provider: str | None,
     checkpoint: Path | None,
+    old_checkpoint: Path | None,
     model: str | None,
     preset: str | None,
     device: str,
@@ -167,16 +177,22 @@ def masks_command(
     jobs: int,
     preview: Path | None,
     params: tuple[str, ...],
+    old_params: tuple[str, ...],
     shard: str | None,
 ) -> None:
     """Compute masks for every image of a folder into a resumable on-disk cache (see docs/semantics.md).
+
+    The options are spelled as in `samfuse fuse`: --masks, --mask-checkpoint, --mask-param (the old --provider,
+    --checkpoint and --param still work).
 
     \b
     Examples:
       samfuse masks --images MSRS/ir --out masks/
       samfuse masks --images MSRS/vi --out masks/ --preview preview/
-      samfuse masks --images MSRS/ir --out masks/ --provider thermal
+      samfuse masks --images MSRS/ir --out masks/ --masks thermal
     """
+    from samfuse.assembly import DEFAULT_MASKS, MaskSpec
+    from samfuse.options import split_key_values
     from samfuse.semantics import (
         MaskCache,
         image_hash,
@@ -184,15 +200,24 @@ def masks_command(
         overlay,
     )
 
-    options: dict[str, Any] = dict(split_params(params))  # typed by the provider's annotations (build_provider)
+    for new, old, name in ((provider_name, old_provider, "--provider"), (checkpoint, old_checkpoint, "--checkpoint")):
+        if new is not None and old is not None:
+            fail(f"{name} is the old name of --{'masks' if name == '--provider' else 'mask-checkpoint'}; give one")
+    provider_name = provider_name or old_provider or DEFAULT_MASKS
+    checkpoint = checkpoint if checkpoint is not None else old_checkpoint
+    try:  # typed by the provider's annotations when it is built
+        options: dict[str, Any] = split_key_values((*old_params, *params), "--mask-param")
+    except InputError as err:
+        fail(str(err))
     if provider_name == "sam":
-        options.update({"checkpoint": checkpoint, "model": model, "preset": preset or "fast", "device": device})
+        options.update({"model": model, "preset": preset or "fast", "device": device})
     else:
         given = [f"--{k}" for k, v in zip(_SAM_ONLY, (checkpoint, model, preset), strict=True) if v is not None]
+        given = ["--mask-checkpoint" if g == "--checkpoint" else g for g in given]
         if given:
-            fail(f"{', '.join(given)}: only for --provider sam (not {provider_name})")
+            fail(f"{', '.join(given)}: only for --masks sam (not {provider_name})")
         if device != "cpu":
-            fail(f"--device: only for --provider sam (not {provider_name})")
+            fail(f"--device: only for --masks sam (not {provider_name})")
     if provider_name not in list_providers():
         fail(f"unknown mask provider {provider_name!r}; available: {', '.join(list_providers())}")  # before any scan
     shard_ = get_shard(shard)
@@ -213,7 +238,10 @@ def masks_command(
     if not files:
         fail(f"{images}: no images found")
     files = take_shard(shard_, files, lambda p: p.stem, "images")
-    provider = build_provider(provider_name, options)
+    mask = MaskSpec(provider_name, options, checkpoint)
+    provider = build_provider(mask, device)
+    if checkpoint is not None:  # the worker processes build the same provider from its options
+        options.update({"checkpoint": Path(checkpoint), "device": device})
 
     limit = top_k or None
     cache = MaskCache(out)

@@ -6,18 +6,22 @@ Only parses options and calls :mod:`samfuse.robustness`; see that module and doc
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
+from samfuse.assembly import PipelineSpec
 from samfuse.cli.common import (
     WEIGHTS_HELP,
+    build_pipeline,
     check_device,
     command_line,
     error,
     fail,
+    mask_options,
+    mask_spec,
     method_params,
     note,
+    params_option,
     warn,
     warn_pairing,
     warnings_as_lines,
@@ -48,25 +52,11 @@ def _pairs(data: str | None, data_root: Path | None, ir: Path | None, vi: Path |
     return pair_set.pairs, {"--ir": ir, "--vi": vi}
 
 
-def _build_method(method: str, weights: str | None, device: str, options: dict[str, Any]) -> Any:
-    """The method with its ``--param`` options, or one line and exit."""
-    from samfuse.models import build
-
-    try:
-        return build(method, weights, device, **options)
-    except TypeError as err:  # an option the builder does not take (or of the wrong type)
-        fail(f"--param: --method {method}: {err}")
-    except (KeyError, ValueError, OSError, InputError) as err:
-        fail(f"--method {method}: {err.args[0] if err.args else err}")
-
-
 @click.command("robustness")
 @click.argument("more_specs", nargs=-1, metavar="[SPEC]...")
 @click.option("--method", required=True, help="A registered method that needs masks (e.g. sgdfuse, sage-teacher).")
 @click.option("--weights", default=None, help=WEIGHTS_HELP)
-@click.option(
-    "--param", "params", multiple=True, metavar="KEY=VALUE", help="Method option (as `samfuse fuse --param`)."
-)
+@params_option("Method option (as `samfuse fuse --param`).")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Sampling steps (same as --param steps=N).")
 @click.option("--data", default=None, help="Named dataset (see `samfuse data`); or give --ir and --vi.")
 @click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Datasets folder (with --data).")
@@ -94,10 +84,7 @@ def _build_method(method: str, weights: str | None, device: str, options: dict[s
 @click.option("--metrics", default=None, help="Comma-separated metric names, or 'all' (default: the profile's set).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Evaluation processes.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or cuda:N.")
-@click.option("--masks", "mask_provider", default=None, metavar="PROVIDER", help="Mask provider (default regions).")
-@click.option("--mask-cache", type=click.Path(path_type=Path), default=None, help="Mask cache folder.")
-@click.option("--mask-checkpoint", type=click.Path(path_type=Path), default=None, help="SAM checkpoint (--masks sam).")
-@click.option("--mask-param", "mask_params", multiple=True, metavar="KEY=VALUE", help="Mask provider option.")
+@mask_options()
 def robustness_command(
     more_specs: tuple[str, ...],
     method: str,
@@ -128,12 +115,10 @@ def robustness_command(
       samfuse robustness --method sage-teacher --data msrs --limit 10 --perturb erode:3,7,11 --out study/
       samfuse robustness --method sgdfuse --data msrs --perturb erode:3,5,7 dilate:3,5,7 --out study-sg/
     """
-    from samfuse.cli.common import build_mask_source
     from samfuse.evaluation import resolve_metrics
     from samfuse.machine import describe_machine
     from samfuse.metrics._malloc import tune_malloc
     from samfuse.models import samples
-    from samfuse.pipeline import FusionPipeline
     from samfuse.robustness import parse_perturbations, run_robustness, settings_of, write_outputs
 
     check_device(device)
@@ -157,15 +142,18 @@ def robustness_command(
     options = method_params(method, params, steps)
     if "seed" in options:
         fail("--param seed: give the seed with --seed")
-    if seed is not None and samples(method):
-        options["seed"] = seed
-    fused_with = _build_method(method, weights, device, options)
-    if fused_with.needs_masks is None:
-        fail(f"--method {method}: uses no masks, so there is nothing to perturb (e.g. use sgdfuse or sage-teacher)")
-    pipeline = FusionPipeline(fused_with, None, device)
-    pipeline.masks = build_mask_source(
-        mask_provider, mask_cache, mask_checkpoint, mask_params, inputs=inputs, device=device
+    spec = PipelineSpec(
+        method,
+        weights,
+        options,
+        mask_spec(mask_provider, mask_cache, mask_checkpoint, mask_params),
+        device=device,
+        seed=seed if seed is not None and samples(method) else None,  # else: the drop perturbation's seed only
     )
+    pipeline = build_pipeline(spec, inputs=inputs)
+    if pipeline.masks is None:
+        fail(f"--method {method}: uses no masks, so there is nothing to perturb (e.g. use sgdfuse or sage-teacher)")
+    options = {**pipeline.spec.options, **({"seed": pipeline.spec.seed} if pipeline.spec.seed is not None else {})}
     drop_seed = 0 if seed is None else seed
     settings = settings_of(method, weights, options, pipeline.masks.provider, drop_seed)
 

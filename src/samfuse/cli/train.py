@@ -13,7 +13,7 @@ from typing import NoReturn
 
 import click
 
-from samfuse.cli.common import fail
+from samfuse.cli.common import fail, mask_options
 
 
 def _list_callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -66,15 +66,12 @@ def _inputs(
     help="Folder of visible images (with --ir). Under torchrun write --vis: torchrun reads --vi as its own option.",
 )  # fmt: skip
 @click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Datasets folder (named sets).")
-@click.option("--masks", "masks", default=None, help="Mask provider for tasks that train with masks (default regions).")
-@click.option(
-    "--mask-cache", type=click.Path(path_type=Path), default=None, help="Mask cache folder (default OUT/masks)."
-)
-@click.option("--mask-checkpoint", type=click.Path(path_type=Path), default=None, help="SAM checkpoint (--masks sam).")
+@mask_options("Mask cache folder (default OUT/masks).")
 @click.option("--profile", default="cpu", show_default=True, help="Hyper-parameter profile of the task (cpu, paper).")
 @click.option(
-    "--set", "settings", multiple=True, metavar="KEY=VALUE",
-    help="Override a profile field (repeatable), e.g. --set steps=2000 --set crop=[160,160]; checked on --resume.",
+    "--set", "--param", "settings", multiple=True, metavar="KEY=VALUE",
+    help="Override a profile field (repeatable), e.g. --set steps=2000 --set crop=[160,160]; checked on --resume. "
+    "--param is the same option (the spelling of the other commands).",
 )  # fmt: skip
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (config, log, checkpoints).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint.")
@@ -96,9 +93,10 @@ def train_command(
     ir: Path | None,
     vi: Path | None,
     data_root: Path | None,
-    masks: str | None,
+    mask_provider: str | None,
     mask_cache: Path | None,
     mask_checkpoint: Path | None,
+    mask_params: tuple[str, ...],
     profile: str,
     settings: tuple[str, ...],
     out: Path,
@@ -125,17 +123,13 @@ def train_command(
         _fail("--data and --ir/--vi exclude each other")
     if (ir is None) != (vi is None):
         _fail("--ir and --vi go together")
-    overrides: dict[str, str] = {}
-    for item in settings:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            _fail(f"--set {item!r}: expected KEY=VALUE")
-        overrides[key.strip()] = value.strip()
-    mask_options = {}
-    if mask_checkpoint is not None:
-        if masks != "sam":
-            _fail("--mask-checkpoint: only with --masks sam")
-        mask_options["checkpoint"] = mask_checkpoint
+    from samfuse.options import split_key_values
+
+    try:
+        overrides = split_key_values(settings, "--set")
+        mask_opts = split_key_values(mask_params, "--mask-param")  # typed by the provider when it is built
+    except InputError as err:
+        _fail(str(err))
     if device != "cpu":
         from samfuse.cli.common import check_device
 
@@ -164,9 +158,10 @@ def train_command(
             ir=ir,
             vi=vi,
             data_root=data_root,
-            masks=masks,
-            mask_options=mask_options,
+            masks=mask_provider,
+            mask_options=mask_opts,
             mask_cache=mask_cache,
+            mask_checkpoint=mask_checkpoint,
             seed=seed,
             device=device,
             resume=resume,

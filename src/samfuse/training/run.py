@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from samfuse import __version__
+from samfuse.assembly import DEFAULT_MASKS
 from samfuse.io import InputError, Pair, find_pairs
 
 from .checkpoint import latest_checkpoint
@@ -30,8 +31,6 @@ from .rundir import CONFIG, LOG, RunConfigError, adopt_numerics, check_config, n
 from .task import TaskContext, TrainingTask, get_task
 
 __all__ = ["train", "training_pairs"]
-
-DEFAULT_MASK_PROVIDER = "regions"
 
 
 def training_pairs(
@@ -76,6 +75,7 @@ def train(
     masks: str | None = None,
     mask_options: dict[str, Any] | None = None,
     mask_cache: str | Path | None = None,
+    mask_checkpoint: str | Path | None = None,
     seed: int = 0,
     device: str = "cpu",
     resume: bool = False,
@@ -88,7 +88,10 @@ def train(
     """Train ``task`` (a registered name, ``module:Class``, or a class) into the run folder ``out``.
 
     ``profile`` names one of the task's profiles; ``overrides`` sets some of its fields from text
-    (:meth:`Profile.override`, the CLI's ``--set KEY=VALUE``).
+    (:meth:`Profile.override`, the CLI's ``--set KEY=VALUE``). ``masks`` (default ``regions`` for a task that
+    trains with masks), ``mask_options`` (typed or text, ``--mask-param``), ``mask_checkpoint`` (``sam``) and
+    ``mask_cache`` (default ``OUT/masks``): the provider is built by :func:`samfuse.assembly.build_provider`, as for
+    fusion.
 
     Returns ``(result, problems)``: ``problems`` counts the pairs left out as bad input (each reported once
     through ``on_error`` in the main process). Raises :class:`InputError` subclasses (one line) for bad
@@ -112,7 +115,7 @@ def train(
         if product is None and masks is not None:
             raise InputError(f"--masks {masks}: task {task_cls.name!r} trains without masks")
         if product is not None and masks is None:
-            masks = DEFAULT_MASK_PROVIDER
+            masks = DEFAULT_MASKS
         if pairs is None:
             pairs, data_desc = training_pairs(data, ir, vi, data_root, warn)
         else:
@@ -120,15 +123,13 @@ def train(
 
         source = None
         if product is not None:
+            from samfuse.assembly import MaskSpec, build_provider
             from samfuse.data.masks import CachedMasks
-            from samfuse.semantics import ProviderError, UnknownProviderError, get_provider
 
-            try:
-                provider = get_provider(str(masks), **(mask_options or {}))
-            except (ProviderError, UnknownProviderError) as e:
-                raise InputError(f"--masks {masks}: {' '.join(str(e).split())}") from None
-            except (TypeError, ValueError) as e:
-                raise InputError(f"--masks {masks}: {' '.join(str(e).split())}") from None
+            options = dict(mask_options or {})
+            checkpoint = options.pop("checkpoint", mask_checkpoint)
+            # the provider as every entry point builds it (options typed, the checkpoint only with sam)
+            provider = build_provider(MaskSpec(str(masks), options, checkpoint), str(dist.device))
             source = CachedMasks(provider, Path(mask_cache) if mask_cache else out / "masks", product)
 
         run = {

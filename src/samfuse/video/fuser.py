@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from samfuse.assembly import MaskSpec, PipelineSpec, build
 from samfuse.batch import DEFAULT_METHOD
 from samfuse.io import to_uint8
 from samfuse.io.colour import ColorPath
@@ -63,6 +64,8 @@ class Fuser:
         gray, resize_to, ir_range, vi_range, seed, method_options: as for :func:`samfuse.fuse`.
         mask_provider, mask_cache, mask_options: the masks of mask-guided methods (default provider ``regions``).
         mask_every: compute masks every N frames and reuse them in between (1: every frame).
+        spec: a :class:`samfuse.assembly.PipelineSpec` instead of the pipeline arguments above (ignored then).
+        Problems are one-line :class:`~samfuse.io.InputError` s (:func:`samfuse.assembly.build`).
 
     Example:
         >>> fuser = Fuser("average", channels="rgb")                          # doctest: +SKIP
@@ -89,28 +92,24 @@ class Fuser:
         mask_every: int = 1,
         seed: int | None = None,
         method_options: Mapping[str, Any] | None = None,
+        spec: PipelineSpec | None = None,
     ) -> None:
-        if backend not in ("torch", "onnx"):
-            raise ValueError(f"unknown backend {backend!r} (use torch or onnx)")
-        options: dict[str, Any] = {
-            "gray": gray,
-            "resize_to": resize_to,
-            "ir_range": ir_range,
-            "vi_range": vi_range,
-            "color": color,
-        }
-        if backend == "onnx":
-            from samfuse.export import onnx_method
-
-            if str(device) != "cpu":
-                raise ValueError(f"backend onnx runs on the CPU (got device {device!r})")
-            pipeline = FusionPipeline(onnx_method(method, weights), None, device, **options)
-        else:
-            pipeline = FusionPipeline(method, weights, device, seed=seed, method_options=method_options, **options)
-        if pipeline.method.needs_masks is not None:
-            from samfuse.semantics import MaskSource
-
-            pipeline.masks = MaskSource.create(mask_provider or "regions", mask_cache, **dict(mask_options or {}))
+        if spec is None:
+            spec = PipelineSpec(
+                method,
+                weights,
+                dict(method_options or {}),
+                MaskSpec(mask_provider, dict(mask_options or {}), None, mask_cache),
+                device=str(device),
+                backend=backend,
+                seed=seed,
+                gray=gray,
+                resize_to=resize_to,
+                ir_range=ir_range,
+                vi_range=vi_range,
+                color=color,
+            )
+        pipeline = build(spec)
         self._init(pipeline, channels, mask_every)
 
     @classmethod
