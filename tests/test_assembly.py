@@ -101,3 +101,19 @@ def test_every_command_takes_the_same_mask_and_param_spellings() -> None:
     text = CliRunner().invoke(main, ["masks", "--help"]).stdout
     assert all(o in text for o in ("--masks", "--mask-checkpoint", "--mask-param"))
     assert "  --provider " not in text and "  --checkpoint " not in text  # old spellings still work, unlisted
+
+
+def test_auto_backend_is_onnx_for_sage_rt_only() -> None:
+    """``--backend auto`` (the default everywhere) runs sage-rt through onnxruntime, every other method in PyTorch,
+    and an explicit choice or a GPU device wins."""
+    from samfuse.assembly import PipelineSpec, build, resolve_backend
+    from samfuse.export import OnnxMethod
+    from samfuse.models import list_methods
+
+    assert PipelineSpec().backend == "auto"
+    assert resolve_backend(PipelineSpec("sage-rt")) == "onnx"
+    assert resolve_backend(PipelineSpec("sage-rt", backend="torch")) == "torch"
+    assert resolve_backend(PipelineSpec("sage-rt", device="cuda")) == "torch"
+    assert [m for m in list_methods() if resolve_backend(PipelineSpec(m)) == "onnx"] == ["sage-rt"]
+    pipeline = build(PipelineSpec("sage-rt"))
+    assert isinstance(pipeline.method, OnnxMethod) and pipeline.spec.backend == "onnx"

@@ -54,7 +54,7 @@ __all__ = [
 #: The mask provider of a method that needs masks when none is named (weight-free, no download).
 DEFAULT_MASKS = "regions"
 
-Backend = Literal["torch", "onnx"]
+Backend = Literal["auto", "torch", "onnx"]
 Callback = Callable[[str], None]
 
 
@@ -110,9 +110,10 @@ class PipelineSpec:
     ``method``: a registered method; ``weights``: a weights tag (``sage.authors``, ``authors``), a file, or None (the
     method's default weights); ``options``: the builder's own options (``method_options``), typed or as text;
     ``masks``: a :class:`MaskSpec`; ``backend="onnx"``: run through onnxruntime (CPU; ``weights`` may be an exported
-    ``.onnx``); ``seed``: for methods that sample; ``gray``, ``resize_to``, ``ir_range``, ``vi_range``, ``color``,
-    ``tile_pixels`` (-1: the method's own pixel budget; 0 or None: never tile; N: tile images above N pixels): as
-    for :class:`~samfuse.pipeline.FusionPipeline`.
+    ``.onnx``); ``"auto"`` (the default): the method's ``preferred_backend`` (:func:`resolve_backend`); ``seed``:
+    for methods that sample; ``gray``, ``resize_to``, ``ir_range``, ``vi_range``, ``color``, ``tile_pixels`` (-1:
+    the method's own pixel budget; 0 or None: never tile; N: tile images above N pixels): as for
+    :class:`~samfuse.pipeline.FusionPipeline`.
     """
 
     method: str = DEFAULT_METHOD
@@ -120,7 +121,7 @@ class PipelineSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     masks: MaskSpec = field(default_factory=MaskSpec)
     device: str = "cpu"
-    backend: Backend = "torch"
+    backend: Backend = "auto"
     seed: int | None = None
     gray: bool = False
     resize_to: ResizeTo = None
@@ -151,7 +152,7 @@ class PipelineSpec:
             resize_to=self.resize_to,
             ir_range=self.ir_range,
             vi_range=self.vi_range,
-            backend=self.backend,
+            backend=resolve_backend(self),
             tile_pixels=self.tile_pixels,
         )
 
@@ -169,7 +170,7 @@ def method_options(spec: PipelineSpec) -> dict[str, Any]:
     options = _as_dict(spec.options)
     if not options:
         return options
-    if spec.backend == "onnx":
+    if resolve_backend(spec) == "onnx":
         raise InputError("--param/--steps: not available with --backend onnx (the exported graph has no options)")
     from samfuse.models import list_methods
     from samfuse.models.registry import method_builder
@@ -238,7 +239,22 @@ def uses_seed(spec: PipelineSpec) -> bool:
     """Whether ``spec.seed`` reaches the method (torch backend, a method that samples)."""
     from samfuse.models import samples
 
-    return spec.backend != "onnx" and samples(spec.method)
+    return resolve_backend(spec) != "onnx" and samples(spec.method)
+
+
+def resolve_backend(spec: PipelineSpec) -> str:
+    """The backend ``spec`` runs on: ``torch`` or ``onnx`` as given; for ``auto`` (the default), ``onnx`` when the
+    method prefers it (:func:`samfuse.models.registry.preferred_backend`: ``sage-rt``), it runs on the CPU with no
+    ``--param`` options, and onnxruntime is installed; ``torch`` otherwise."""
+    if spec.backend != "auto":
+        return spec.backend
+    import importlib.util
+
+    from samfuse.models.registry import preferred_backend
+
+    if preferred_backend(spec.method) != "onnx" or str(spec.device) != "cpu" or _as_dict(spec.options):
+        return "torch"
+    return "onnx" if importlib.util.find_spec("onnxruntime") is not None else "torch"
 
 
 def build(
@@ -259,8 +275,9 @@ def build(
     from samfuse.pipeline import FusionPipeline
 
     method = spec.method
-    if spec.backend not in ("torch", "onnx"):
-        raise InputError(f"--backend {spec.backend}: unknown backend (use torch or onnx)")
+    if spec.backend not in ("auto", "torch", "onnx"):
+        raise InputError(f"--backend {spec.backend}: unknown backend (use auto, torch or onnx)")
+    spec = spec.replace(backend=resolve_backend(spec))
     if spec.color not in COLOR_PATHS:
         raise InputError(f"--color {spec.color}: unknown colour path (use one of: {', '.join(COLOR_PATHS)})")
     if spec.resize_to not in (None, "ir", "vi"):

@@ -98,10 +98,11 @@ def _fuse_dataset(
 @click.option("--device", default="cpu", show_default=True, help="With --data: cpu, cuda or cuda:N.")
 @click.option(
     "--backend",
-    type=click.Choice(["torch", "onnx"]),
-    default="torch",
+    type=click.Choice(["auto", "torch", "onnx"]),
+    default="auto",
     show_default=True,
-    help="With --data: run the method in PyTorch, or through onnxruntime (--weights FILE.onnx from `samfuse "
+    help="With --data: auto (the method's preferred backend: onnxruntime for sage-rt, else PyTorch), torch, or "
+    "onnx: onnxruntime (--weights FILE.onnx from `samfuse "
     "export`, or a checkpoint exported once into the cache folder), as `samfuse fuse --backend` does.",
 )
 @params_option("With --data: method option (as `samfuse fuse --param`).")
@@ -183,7 +184,7 @@ def eval_command(
                     "--param": params or None, "--seed": seed, "--masks": mask_provider,
                     "--mask-cache": mask_cache, "--mask-checkpoint": mask_checkpoint,
                     "--mask-param": mask_params or None}  # fmt: skip
-        if backend != "torch":
+        if backend not in ("auto", "torch"):
             not_with["--backend"] = backend
         _merge(
             parts,
@@ -261,7 +262,7 @@ def eval_command(
     else:
         if ir is None or vi is None or fused is None:
             fail("give --ir, --vi and --fused (or --data and --method)")
-        if backend != "torch":
+        if backend not in ("auto", "torch"):
             fail(f"--backend {backend}: only with --data and --method (it runs the method; --fused images are read)")
         fusing = {"--method": method, "--weights": weights, "--param": params or None, "--seed": seed,
                   "--masks": mask_provider, "--mask-cache": mask_cache, "--mask-checkpoint": mask_checkpoint,

@@ -75,10 +75,11 @@ from samfuse.io.paths import check_output_dir
 )
 @click.option(
     "--backend",
-    type=click.Choice(["torch", "onnx"]),
-    default="torch",
+    type=click.Choice(["auto", "torch", "onnx"]),
+    default="auto",
     show_default=True,
-    help="Run the method in PyTorch, or through onnxruntime (--weights FILE.onnx from `samfuse export`, or a "
+    help="auto: the method's preferred backend (onnxruntime for sage-rt, else PyTorch). torch: PyTorch. onnx: "
+    "onnxruntime (--weights FILE.onnx from `samfuse export`, or a "
     "checkpoint exported once into the cache folder).",
 )
 @mask_options()

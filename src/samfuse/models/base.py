@@ -35,6 +35,9 @@ class FusionMethod(nn.Module):
     needs_masks: ClassVar[MaskProductName | None] = None
     #: Smallest height/width the method accepts.
     min_size: ClassVar[int] = 1
+    #: the backend ``--backend auto`` (the default) runs it on, on a CPU where onnxruntime is installed: ``"onnx"``
+    #: for methods made for real time (``sage-rt``), ``"torch"`` otherwise
+    preferred_backend: ClassVar[str] = "torch"
     #: Pixel budget of one network call: the pipeline fuses a larger image in overlapping tiles of about this
     #: many pixels (:mod:`samfuse.tiling`), so memory stays bounded. None: never tiled (the classical
     #: baselines, whose memory is small, and the Laplacian pyramid, which tiles would change).

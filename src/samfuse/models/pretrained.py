@@ -199,7 +199,7 @@ PRETRAINED: dict[str, Pretrained] = {
         Pretrained(
             "sgdfuse.cpu",
             "models/sgdfuse/weights/sgdfuse_cpu.safetensors",
-            "994e97a6a627b12effe26729825647cafc91c6c9e50d8053d56c02f2745e52b6",
+            "be7dbff107500654cc5770f077db1bd005552099674f8aa8553c2591863da496",
             "same as samfuse",
             "trained by samfuse (models/sgdfuse/weights/MODEL_CARD.md)",
             "msrs-train-128 (1,003 MSRS training pairs at 171x128); stage 1 1,063 steps + stage 2 8,000 steps, "

@@ -67,6 +67,21 @@ def samples(name: str) -> bool:
     return entry is not None and "seed" in inspect.signature(entry.builder).parameters
 
 
+def preferred_backend(name: str) -> str:
+    """The backend the method ``name`` runs on by default (``--backend auto``): its class's ``preferred_backend``
+    (read from the builder's return annotation, nothing is built), ``"torch"`` for an unknown name or class."""
+    import typing
+
+    entry = _REGISTRY.get(name)
+    if entry is None:
+        return "torch"
+    try:
+        cls = typing.get_type_hints(entry.builder).get("return")
+    except Exception:  # noqa: BLE001  (an unresolvable annotation: the safe default)
+        return "torch"
+    return str(getattr(cls, "preferred_backend", "torch"))
+
+
 def build(
     name: str,
     weights: str | Path | None = None,

@@ -57,7 +57,9 @@ class Fuser:
     Args:
         method: a registered method (``samfuse methods``).
         weights: shipped weights name or a checkpoint path (with ``backend="onnx"``: also an exported ``.onnx``).
-        backend: ``"torch"`` or ``"onnx"`` (onnxruntime, CPU only; the method is exported once into the cache).
+        backend: ``"auto"`` (the method's preferred backend: onnxruntime for ``sage-rt`` where it is installed,
+            else PyTorch), ``"torch"`` or ``"onnx"`` (onnxruntime, CPU only; the method is exported once into the
+            cache).
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         color: ``"ycbcr"`` (samfuse's) or ``"opencv"`` (the SAGE authors' colour path).
         channels: ``"bgr"`` (default, OpenCV) or ``"rgb"``: the order of colour arrays in and out.
@@ -78,7 +80,7 @@ class Fuser:
         method: str = DEFAULT_METHOD,
         weights: str | Path | None = None,
         *,
-        backend: Literal["torch", "onnx"] = "torch",
+        backend: Literal["auto", "torch", "onnx"] = "auto",
         device: str = "cpu",
         color: ColorPath = "ycbcr",
         channels: Channels = "bgr",
