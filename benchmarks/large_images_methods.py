@@ -34,7 +34,8 @@ _spec.loader.exec_module(large)
 large.SIZE = (3000, 2000)  # width, height
 
 METHODS = (
-    "average", "max", "laplacian", "sage", "sage-student", "seafusion", "sgdfuse-stage1", "sgdfuse", "sage-teacher",
+    "average", "max", "laplacian", "sage-rt", "sage", "sage-student", "seafusion", "sgdfuse-stage1", "sgdfuse",
+    "sage-teacher",
 )  # fmt: skip
 MASKS = {"sgdfuse", "sage-teacher"}
 WEIGHTS = {"sage-student": "sage.authors"}
