@@ -6,9 +6,9 @@ with the perturbed masks, and compares the metrics with the unperturbed referenc
 
 * :func:`parse_perturbations` turns specs (``erode:3,5,7``, ``dilate:3,5,7``, ``drop:0.5,0.8``) into
   :class:`Condition` objects, ``none`` first.
-* :func:`run_robustness` fuses each condition into ``OUT/fused/<condition>/`` through
-  :func:`samfuse.batch.fuse_into` (a rerun skips the images already written) and evaluates it with
-  :func:`samfuse.evaluation.evaluate_pairs`. The perturbation is applied by the pipeline's
+* :func:`run_robustness` fuses each condition into ``OUT/fused/<condition>/`` and evaluates it through
+  :func:`samfuse.fusing.fuse_and_evaluate` (the loop ``samfuse bench`` uses too; a rerun skips the images
+  already written). The perturbation is applied by the pipeline's
   :class:`~samfuse.semantics.MaskSource` (``perturb``) to each image's masks after the mask cache and before
   the product the method declares is built, so the cache keeps the unperturbed masks.
 * :func:`write_outputs` writes ``OUT/robustness.csv`` (one row per condition × metric), ``OUT/robustness.md``

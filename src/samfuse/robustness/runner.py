@@ -8,16 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from samfuse.batch import BatchReport, fuse_into
-from samfuse.evaluation import (
-    ImageResult,
-    evaluate_pairs,
-    evaluation_pool,
-    index_fused,
-    report_problems,
-    resolve_metrics,
-    write_csv,
-)
+from samfuse.evaluation import ImageResult, evaluation_pool, resolve_metrics, write_csv
+from samfuse.fusing import fuse_and_evaluate
 from samfuse.io import InputError, Pair
 from samfuse.io.provenance import check_record, weights_id
 
@@ -136,26 +128,25 @@ def run_robustness(
                 cr = ConditionResult(cond, folder)
                 result.conditions.append(cr)
                 pipeline.masks = source.with_perturb(cond.perturbation(seed))
-                report = BatchReport("fused")
-                fuse_into(pipeline, pairs, folder, report, overwrite=False, desc=f"fuse {cond.name}")
-                cr.fused, cr.skipped = len(report.done_items), len(report.skipped_items)
-                cr.failed = len(report.failed_items)
-                failed_any |= bool(report.failed_items)
-                on_note(f"{cond.name}: {report.summary()}")
-                bad = {name for name, _ in report.failed_items}
-                todo = [p for p in pairs if p.stem not in bad]
-                cr.results = evaluate_pairs(
-                    todo,
-                    index_fused(folder, on_warning),
+                run = fuse_and_evaluate(
+                    pipeline,
+                    pairs,
+                    folder,
                     convention,
                     names,
+                    label=cond.name,
+                    fuse_desc=f"fuse {cond.name}",
+                    eval_desc=f"eval {cond.name}",
                     jobs=jobs,
-                    fused_dir=folder,
-                    desc=f"eval {cond.name}",
-                    progress=progress,
                     pool=pool,
+                    progress=progress,
+                    on_error=on_error,
+                    on_warning=on_warning,
+                    on_note=on_note,
                 )
-                failed_any |= report_problems(cr.results, cond.name, on_error, on_warning)
+                cr.fused, cr.skipped, cr.failed = run.fused, run.skipped, run.failed
+                cr.results = run.results
+                failed_any |= run.problems
                 write_csv(out / "metrics" / f"{cond.name}.csv", cr.evaluated, names)
     finally:
         pipeline.masks = source
