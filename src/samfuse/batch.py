@@ -2,8 +2,9 @@
 
 :class:`BatchReport` counts done / failed / skipped items and prints one line per failure; :func:`fuse_into` fuses
 a list of pairs into ``OUT/<stem>.png`` (atomic writes, existing outputs skipped, I/O in worker threads). Used by
-``samfuse fuse``, ``samfuse eval --data``, ``samfuse bench`` and ``samfuse demo``. :func:`fusion_record` is what
-fused images carry to be reused (:mod:`samfuse.io.provenance`).
+``samfuse fuse``, ``samfuse eval --data``, ``samfuse demo`` and, through :mod:`samfuse.fusing`, ``samfuse bench``
+and ``samfuse robustness``. :func:`fusion_record` is what fused images carry to be reused
+(:mod:`samfuse.io.provenance`).
 """
 
 from __future__ import annotations

@@ -13,23 +13,22 @@ them from ``OUT/timing.json``. Folders of fused images from outside samfuse join
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from samfuse.assembly import BuildError, PipelineSpec, pipeline_record
-from samfuse.batch import BatchReport, fuse_into
 from samfuse.data import get_dataset
 from samfuse.evaluation import ImageResult, evaluate_pairs, evaluation_pool, index_fused, report_problems
+from samfuse.fusing import FolderRun, fuse_and_evaluate
 from samfuse.io import InputError, Pair, atomic_write, read_raw
 from samfuse.io.provenance import RECORD, check_record, read_record
-from samfuse.machine import PeakMemory
 
 from .detection import APResult, average_precision
 from .labels import MSRS_CLASSES, Box, read_yolo
@@ -247,6 +246,16 @@ def _params(pipeline: Any) -> int | None:
         return None
 
 
+def _keep_timing(cell: Cell, timings: _Timings, params: int | None, size: str, run: FolderRun) -> None:
+    """After fusing a column (before evaluating it): the timing of this run when it fused anything (kept in
+    ``OUT/timing.json``), else the one kept from the run that fused the images."""
+    if run.fused:
+        cell.timing = Timing(run.fused, run.seconds, run.peak_bytes, run.increase_bytes, params, size)
+        timings.put(cell.method, cell.dataset, cell.timing)
+    if cell.timing is None:
+        cell.timing = timings.get(cell.method, cell.dataset)
+
+
 def _run_cells(
     cfg: BenchConfig,
     result: BenchResult,
@@ -290,68 +299,67 @@ def _run_cells(
                     on_note(f"{spec.name}: {cell.refused}; left out of {ds}")
                     continue
                 cell.folder = folder
-                todo = pairs
-            else:
-                folder = cfg.out / "fused" / spec.name / ds
-                cell.folder = folder
-                missing = [p for p in pairs if not (folder / f"{p.stem}.png").exists()]
-                report = BatchReport("fused")
-                params = None
-                pipeline = None
-                try:
-                    if missing:
-                        pipeline = _build(spec, cfg)
-                        cell.record = pipeline_record(pipeline)
-                    else:  # not built: the same method (compared below) uses masks iff its record names them
-                        stored = read_record(folder / RECORD)
-                        uses_masks = stored is not None and stored.get("masks") is not None
-                        cell.record = _record(spec, cfg, uses_masks)
-                    check_record(folder, cell.record, has_outputs=len(missing) < len(pairs))
-                except Exception as err:  # MissingWeightsError, unknown name, bad file, other provenance: one line
-                    if isinstance(err, BuildError):
-                        reason = err.reason
-                    else:
-                        reason = " ".join(str(err.args[0] if err.args else err).split())
-                    if pipeline is None and missing:
-                        refused[spec.name] = reason  # the method cannot be built: the same on every dataset
-                    cell.refused = reason
-                    cell.folder = None
-                    on_error(f"{spec.name}: refused: {reason}")
-                    failed_any = True
-                    continue
-                if pipeline is not None:
-                    params = _params(pipeline)
-                    start = time.perf_counter()
-                    with PeakMemory() as mem:
-                        fuse_into(pipeline, pairs, folder, report, overwrite=False, desc=f"fuse {spec.name} {ds}")
-                    seconds = time.perf_counter() - start
-                    if report.done_items:
-                        cell.timing = Timing(len(report.done_items), seconds, mem.peak, mem.increase, params, size)
-                        timings.put(spec.name, ds, cell.timing)
+                cell.results = evaluate_pairs(
+                    pairs,
+                    index,
+                    cfg.convention,
+                    names,
+                    jobs=cfg.jobs,
+                    fused_dir=folder,
+                    desc=f"eval {spec.name} {ds}",
+                    progress=cfg.progress,
+                    pool=pool,
+                )
+                failed_any |= report_problems(cell.results, f"{spec.name}/{ds}", on_error, on_warning)
+                continue
+            folder = cfg.out / "fused" / spec.name / ds
+            cell.folder = folder
+            missing = [p for p in pairs if not (folder / f"{p.stem}.png").exists()]
+            pipeline = None
+            try:
+                if missing:
+                    pipeline = _build(spec, cfg)
+                    cell.record = pipeline_record(pipeline)
+                else:  # not built: the same method (compared below) uses masks iff its record names them
+                    stored = read_record(folder / RECORD)
+                    uses_masks = stored is not None and stored.get("masks") is not None
+                    cell.record = _record(spec, cfg, uses_masks)
+                check_record(folder, cell.record, has_outputs=len(missing) < len(pairs))
+            except Exception as err:  # MissingWeightsError, unknown name, bad file, other provenance: one line
+                if isinstance(err, BuildError):
+                    reason = err.reason
                 else:
-                    for p in pairs:
-                        report.skipped(p.stem)
-                if cell.timing is None:
-                    cell.timing = timings.get(spec.name, ds)
-                cell.fused, cell.skipped = len(report.done_items), len(report.skipped_items)
-                cell.failed = len(report.failed_items)
-                failed_any |= bool(report.failed_items)
-                on_note(f"{spec.name} on {ds}: {report.summary()}")
-                bad = {name for name, _ in report.failed_items}
-                todo = [p for p in pairs if p.stem not in bad]
-                index = index_fused(folder, on_warning)
-            cell.results = evaluate_pairs(
-                todo,
-                index,
+                    reason = " ".join(str(err.args[0] if err.args else err).split())
+                if pipeline is None and missing:
+                    refused[spec.name] = reason  # the method cannot be built: the same on every dataset
+                cell.refused = reason
+                cell.folder = None
+                on_error(f"{spec.name}: refused: {reason}")
+                failed_any = True
+                continue
+            params = _params(pipeline) if pipeline is not None else None
+            run = fuse_and_evaluate(
+                pipeline,
+                pairs,
+                folder,
                 cfg.convention,
                 names,
+                label=f"{spec.name}/{ds}",
+                note=f"{spec.name} on {ds}",
+                fuse_desc=f"fuse {spec.name} {ds}",
+                eval_desc=f"eval {spec.name} {ds}",
                 jobs=cfg.jobs,
-                fused_dir=folder,
-                desc=f"eval {spec.name} {ds}",
-                progress=cfg.progress,
                 pool=pool,
+                progress=cfg.progress,
+                measure_memory=True,
+                on_fused=partial(_keep_timing, cell, timings, params, size),
+                on_error=on_error,
+                on_warning=on_warning,
+                on_note=on_note,
             )
-            failed_any |= report_problems(cell.results, f"{spec.name}/{ds}", on_error, on_warning)
+            cell.fused, cell.skipped, cell.failed = run.fused, run.skipped, run.failed
+            cell.results = run.results
+            failed_any |= run.problems
     return failed_any
 
 
