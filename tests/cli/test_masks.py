@@ -117,7 +117,15 @@ def test_interrupt_then_resume(tmp_path: Path, jobs: str) -> None:
     out = tmp_path / "m"
     cmd = [sys.executable, "-m", "samfuse", "masks", "--images", str(images), "--out", str(out),
            "--provider", "regions", "--jobs", jobs]  # fmt: skip
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # as from a terminal: SIGINT at its default (a shell's background job, e.g. `.ci/run &`, starts with SIGINT
+    # ignored, which children inherit, and Python then installs no KeyboardInterrupt handler)
+    proc = subprocess.Popen(
+        cmd,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
     deadline = time.monotonic() + 120
     while not list(out.rglob("*.npz")) and time.monotonic() < deadline:
         time.sleep(0.1)
