@@ -134,7 +134,7 @@ def main() -> None:
         if spec.weights is not None:  # name the weights: a tag as given, a file by its stem
             tag = Path(spec.weights).stem if "/" in spec.weights else spec.weights
             spec = replace(spec, name=f"{spec.method}@{tag}")
-        if chosen != args.backend or any(s.name == spec.name for s in specs):
+        if text != item or any(s.name == spec.name for s in specs):  # a backend was named: say it
             spec = replace(spec, name=f"{spec.name} ({chosen})")
         if any(s.name == spec.name for s in specs):
             parser.error(f"--methods: {item!r} is listed twice")
