@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 import torch
 
-from samfuse.bench.runner import MethodSpec, parse_methods
+from samfuse.bench.runner import MethodSpec, parse_methods, weights_label
 from samfuse.data import resolve_root
 from samfuse.io import atomic_write, read_raw
 from samfuse.machine import describe_machine
@@ -131,9 +131,8 @@ def main() -> None:
         chosen = tail if sep and tail in ("torch", "onnx") else args.backend
         text = head if sep and tail in ("torch", "onnx") else item
         (spec,) = parse_methods(text)
-        if spec.weights is not None:  # name the weights: a tag as given, a file by its stem
-            tag = Path(spec.weights).stem if "/" in spec.weights else spec.weights
-            spec = replace(spec, name=f"{spec.method}@{tag}")
+        if spec.weights is not None:  # every row names its weights
+            spec = replace(spec, name=f"{spec.method}@{weights_label(spec.weights)}")
         if text != item or any(s.name == spec.name for s in specs):  # a backend was named: say it
             spec = replace(spec, name=f"{spec.name} ({chosen})")
         if any(s.name == spec.name for s in specs):

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from samfuse.bench.runner import parse_methods
+from samfuse.bench.runner import parse_methods, weights_label
 from samfuse.data import resolve_root
 from samfuse.io import atomic_write, read_raw
 from samfuse.machine import describe_machine
@@ -56,9 +56,8 @@ def main() -> None:
     specs = []
     for item in (t.strip() for t in args.methods.split(",") if t.strip()):
         (spec,) = parse_methods(item)
-        if spec.weights is not None:  # name the weights: a tag as given, a file by its stem
-            tag = Path(spec.weights).stem if "/" in spec.weights else spec.weights
-            spec = replace(spec, name=f"{spec.method}@{tag}")
+        if spec.weights is not None:  # every row names its weights
+            spec = replace(spec, name=f"{spec.method}@{weights_label(spec.weights)}")
         if any(s.name == spec.name for s in specs):
             parser.error(f"--methods: {item!r} is listed twice")
         specs.append(spec)

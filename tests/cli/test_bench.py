@@ -260,3 +260,13 @@ def test_method_at_weights_selects_the_weights(bench, tmp_path: Path) -> None:
     report = (rep / "report.md").read_text()
     assert "| 134,529 |" in report  # the module as it runs: 135,617 in training form, BN folded into the convs
     assert f"Command: `samfuse bench --methods sage-student@{weights},sage-student@{tmp_path / 'nope.pt'} " in report
+
+
+def test_columns_name_their_weights_by_tag_or_file_stem() -> None:
+    from samfuse.bench.runner import parse_methods
+
+    names = [
+        s.name
+        for s in parse_methods("sage,sage@sage.authors,sage-student@runs/a/student.safetensors,sage-student@b.pt")
+    ]
+    assert names == ["sage", "sage@sage.authors", "sage-student@student", "sage-student@b"]

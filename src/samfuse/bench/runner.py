@@ -55,9 +55,16 @@ class MethodSpec:
         return self.folder is not None
 
 
+def weights_label(weights: str) -> str:
+    """How a column names its weights: a weights name as given (``sage.authors``), a file by its stem."""
+    path = Path(weights)
+    is_file = "/" in weights or path.suffix.lower() in (".pt", ".pth", ".safetensors", ".onnx")
+    return path.stem if is_file else weights
+
+
 def parse_methods(text: str) -> list[MethodSpec]:
-    """``"average,sage-student@w.pt"`` → specs; the name is the method's, or ``method@<file stem>`` when one
-    method appears with several weights."""
+    """``"average,sage-student@w.pt"`` → specs; the name is the method's, or ``method@<weights>`` (the weights name,
+    or the file's stem: :func:`weights_label`) when one method appears with several weights."""
     items = [t.strip() for t in text.split(",") if t.strip()]
     specs = []
     counts = Counter(t.partition("@")[0] for t in items)
@@ -65,7 +72,7 @@ def parse_methods(text: str) -> list[MethodSpec]:
         method, sep, weights = t.partition("@")
         if sep and not weights:
             raise ValueError(f"{t!r}: METHOD@WEIGHTS needs a weights file or name after '@'")
-        name = method if counts[method] == 1 or not sep else f"{method}@{Path(weights).stem}"
+        name = method if counts[method] == 1 or not sep else f"{method}@{weights_label(weights)}"
         specs.append(MethodSpec(name, method, weights or None))
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
