@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from samfuse.assembly import MaskSpec, PipelineSpec, build
+from samfuse.assembly import PipelineSpec, build
 from samfuse.batch import DEFAULT_METHOD
 from samfuse.io.colour import ColorPath
 from samfuse.io.reading import ValueRange
@@ -56,12 +56,14 @@ def fuse(
     For many pairs, build the pipeline once (``samfuse.assembly.build(spec)``) and call ``fuse_arrays``.
     """
     if spec is None:
-        spec = PipelineSpec(
+        spec = PipelineSpec.from_arguments(
             method,
             weights,
-            dict(method_options or {}),
-            MaskSpec(mask_provider, dict(mask_options or {}), None, mask_cache),
-            device=str(device),
+            method_options=method_options,
+            mask_provider=mask_provider,
+            mask_options=mask_options,
+            mask_cache=mask_cache,
+            device=device,
             seed=seed,
             gray=gray,
             resize_to=resize_to,

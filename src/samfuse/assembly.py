@@ -134,6 +134,24 @@ class PipelineSpec:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def from_arguments(
+        cls,
+        method: str = DEFAULT_METHOD,
+        weights: str | Path | None = None,
+        *,
+        method_options: Mapping[str, Any] | None = None,
+        mask_provider: str | None = None,
+        mask_options: Mapping[str, Any] | None = None,
+        mask_cache: str | Path | None = None,
+        device: str | Any = "cpu",
+        **fields: Any,
+    ) -> PipelineSpec:
+        """The spec of the library's flat keyword arguments (``samfuse.fuse``, ``samfuse.Fuser``): the method's
+        options and the mask provider's are gathered as the spec holds them; ``fields`` are the spec's own."""
+        masks = MaskSpec(mask_provider, dict(mask_options or {}), None, mask_cache)
+        return cls(method, weights, dict(method_options or {}), masks, device=str(device), **fields)
+
     def record(self, masks: MaskProvider | None, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The provenance record of images fused with this spec (:func:`samfuse.batch.fusion_record`); ``masks``:
         the provider used (None for a method without masks); ``options``: the typed method options."""

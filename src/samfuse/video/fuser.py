@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from samfuse.assembly import MaskSpec, PipelineSpec, build
+from samfuse.assembly import PipelineSpec, build
 from samfuse.batch import DEFAULT_METHOD
 from samfuse.io import to_uint8
 from samfuse.io.colour import ColorPath
@@ -97,12 +97,14 @@ class Fuser:
         spec: PipelineSpec | None = None,
     ) -> None:
         if spec is None:
-            spec = PipelineSpec(
+            spec = PipelineSpec.from_arguments(
                 method,
                 weights,
-                dict(method_options or {}),
-                MaskSpec(mask_provider, dict(mask_options or {}), None, mask_cache),
-                device=str(device),
+                method_options=method_options,
+                mask_provider=mask_provider,
+                mask_options=mask_options,
+                mask_cache=mask_cache,
+                device=device,
                 backend=backend,
                 seed=seed,
                 gray=gray,
