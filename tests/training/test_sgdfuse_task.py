@@ -210,3 +210,9 @@ def test_stage2_under_torchrun_two_processes_on_gloo(runs, pair_dirs, tmp_path: 
     assert recs[0]["gated"] == 1.0 and recs[2]["gated"] == 1.0
     w = load_file(tmp_path / "ddp" / "weights" / "sgdfuse.safetensors")
     assert build("sgdfuse", weights=tmp_path / "ddp" / "weights" / "sgdfuse.safetensors") is not None and w
+    # --set hfah_lr gives the head a learning rate of its own; without it, one group (as older checkpoints hold)
+    assert [g["lr"] for g in task.opt.param_groups] == [prof.lr]
+    fast = SGDFuseTask(prof.override({"hfah_lr": "1e-3"}), TaskContext(torch.device("cpu"), 0, tmp_path, 2, 6))
+    groups = fast.opt.param_groups
+    assert [g["lr"] for g in groups] == [prof.lr, 1e-3]
+    assert sum(p.numel() for p in groups[1]["params"]) == sum(p.numel() for p in fast.method.hfah.parameters())

@@ -294,12 +294,13 @@ class SGDFuseTask(TrainingTask):
         self.scheduler = NoiseScheduler(self.config.scheduler)
         self.refiner = _Refiner(self.method.unet, self.method.hfah)
         self.forward = ctx.wrap(self.refiner, find_unused_parameters=True)  # HFAH idles on ungated batches
-        head_lr = profile.lr if profile.hfah_lr is None else profile.hfah_lr
-        groups = [
-            {"params": list(self.method.unet.parameters()), "lr": profile.lr},
-            {"params": list(self.method.hfah.parameters()), "lr": head_lr},
-        ]
-        self.opt = torch.optim.Adam(groups, lr=profile.lr)
+        params: list[Any] = [*self.method.unet.parameters(), *self.method.hfah.parameters()]
+        if profile.hfah_lr is not None:  # a group of its own only when asked (older checkpoints have one group)
+            params = [
+                {"params": list(self.method.unet.parameters())},
+                {"params": list(self.method.hfah.parameters()), "lr": profile.hfah_lr},
+            ]
+        self.opt = torch.optim.Adam(params, lr=profile.lr)
 
     def modules(self) -> dict[str, nn.Module]:
         return {"sgdfuse": self.method}
