@@ -143,6 +143,12 @@ def test_one_step_trains_unet_and_hfah_only_and_f1_is_the_methods(runs, pair_dir
     task.training_step(batch, Step(2, 0, 0, 2))  # an even step: gated again
     assert learns(m.unet.parameters()) and learns(m.hfah.parameters())
     assert all(p.grad is None and not p.requires_grad for p in m.stage1.parameters()) and not m.stage1.training
+    # --set hfah_lr gives the head a learning rate of its own; without it, one group (as older checkpoints hold)
+    assert [g["lr"] for g in task.opt.param_groups] == [prof.lr]
+    fast = SGDFuseTask(prof.override({"hfah_lr": "1e-3"}), TaskContext(torch.device("cpu"), 0, tmp_path, 2, 6))
+    groups = fast.opt.param_groups
+    assert [g["lr"] for g in groups] == [prof.lr, 1e-3]
+    assert sum(p.numel() for p in groups[1]["params"]) == sum(p.numel() for p in fast.method.hfah.parameters())
 
 
 def test_exported_weights_build_and_fuse_a_real_msrs_crop_deterministically(runs, tmp_path: Path) -> None:  # noqa: ANN001
@@ -210,9 +216,3 @@ def test_stage2_under_torchrun_two_processes_on_gloo(runs, pair_dirs, tmp_path: 
     assert recs[0]["gated"] == 1.0 and recs[2]["gated"] == 1.0
     w = load_file(tmp_path / "ddp" / "weights" / "sgdfuse.safetensors")
     assert build("sgdfuse", weights=tmp_path / "ddp" / "weights" / "sgdfuse.safetensors") is not None and w
-    # --set hfah_lr gives the head a learning rate of its own; without it, one group (as older checkpoints hold)
-    assert [g["lr"] for g in task.opt.param_groups] == [prof.lr]
-    fast = SGDFuseTask(prof.override({"hfah_lr": "1e-3"}), TaskContext(torch.device("cpu"), 0, tmp_path, 2, 6))
-    groups = fast.opt.param_groups
-    assert [g["lr"] for g in groups] == [prof.lr, 1e-3]
-    assert sum(p.numel() for p in groups[1]["params"]) == sum(p.numel() for p in fast.method.hfah.parameters())
