@@ -23,6 +23,7 @@ __all__ = [
     "resolve",
     "tags_of",
     "default_tag",
+    "default_file",
     "is_default",
     "lookup",
     "UnknownWeightsError",
@@ -239,6 +240,17 @@ def is_default(p: Pretrained, method: str) -> bool:
 def default_tag(method: str) -> Pretrained | None:
     """The method's default weights (used when no ``--weights`` is given), or None."""
     return next((p for p in PRETRAINED.values() if is_default(p, method)), None)
+
+
+def default_file(method: str, missing: str) -> Path:
+    """The file of the method's default weights, for a builder given no ``weights``; raises
+    :class:`~samfuse.models.base.MissingWeightsError` with ``missing`` when there is none or it is not installed."""
+    from samfuse.models.base import MissingWeightsError
+
+    shipped = default_tag(method)
+    if shipped is None or not shipped.path.is_file():
+        raise MissingWeightsError(missing)
+    return shipped.path
 
 
 def lookup(method: str, weights: str) -> Pretrained | None:

@@ -14,7 +14,7 @@ import torch
 
 from samfuse.io.checkpoint import CheckpointError, check_state_dict, load_state_dict
 from samfuse.io.digest import file_sha256
-from samfuse.models.base import FusionMethod, MissingWeightsError
+from samfuse.models.base import FusionMethod
 from samfuse.models.sage_rt.net import CONFIG_KEY, RTConfig, SageRTNet
 
 __all__ = ["SageRT", "build_sage_rt", "load_rt", "read_metadata", "NO_WEIGHTS"]
@@ -100,12 +100,9 @@ def build_sage_rt(weights: str | Path | None = None, random_init: bool = False) 
     if weights is None:
         if random_init:
             return SageRT(SageRTNet())
-        from samfuse.models.pretrained import default_tag
+        from samfuse.models.pretrained import default_file
 
-        shipped = default_tag("sage-rt")
-        if shipped is None or not shipped.path.is_file():
-            raise MissingWeightsError(NO_WEIGHTS)
-        weights = shipped.path
+        weights = default_file("sage-rt", NO_WEIGHTS)
     method = SageRT(load_rt(weights))
     for key, value in read_metadata(weights).items():
         if key in ("recipe", "teacher", "teacher_sha256", "step"):

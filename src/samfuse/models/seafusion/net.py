@@ -31,8 +31,8 @@ from torch import nn
 
 from samfuse.io.checkpoint import check_state_dict, load_state_dict
 from samfuse.io.digest import file_sha256
-from samfuse.models.base import FusionMethod, MissingWeightsError
-from samfuse.models.pretrained import default_tag
+from samfuse.models.base import FusionMethod
+from samfuse.models.pretrained import default_file
 
 #: Encoder widths of the released network (visible and infrared alike).
 WIDTHS = (16, 32, 48)
@@ -221,13 +221,11 @@ def build_seafusion(weights: str | Path | None = None, random_init: bool = False
     if random_init:
         return SeAFusion(SeAFusionNet())
     if weights is None:
-        default = default_tag("seafusion")
-        if default is None or not default.path.is_file():
-            raise MissingWeightsError(
-                "seafusion needs weights: its shipped file is missing from the package (reinstall samfuse) or "
-                "pass --weights FILE (e.g. the authors' SeAFusion.pth)"
-            )
-        weights = default.path
+        weights = default_file(
+            "seafusion",
+            "seafusion needs weights: its shipped file is missing from the package (reinstall samfuse) or "
+            "pass --weights FILE (e.g. the authors' SeAFusion.pth)",
+        )
     method = SeAFusion(load_net(weights))
     method.weights_path = str(weights)
     method.weights_sha256 = file_sha256(weights)
