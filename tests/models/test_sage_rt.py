@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,6 +16,7 @@ from safetensors.torch import save_file
 from samfuse.cli.main import main
 from samfuse.export import OnnxMethod, export_onnx, read_metadata
 from samfuse.io import read_raw
+from samfuse.io.bt601 import rgb_luma
 from samfuse.io.checkpoint import CheckpointError
 from samfuse.models import MissingWeightsError, build, list_methods, method_options
 from samfuse.models.pretrained import PRETRAINED, default_tag
@@ -66,7 +66,7 @@ def test_shipped_weights_follow_their_teacher_on_a_real_pair() -> None:
     (its teacher, sage.alone) on average, and closer to it than to either source or to their average."""
     ir = torch.from_numpy(read_raw(DATASETS / "MSRS/ir/00004N.png")[96:288, 160:416].astype("float32") / 255)
     vi = read_raw(DATASETS / "MSRS/vi/00004N.png")[96:288, 160:416].astype("float32") / 255
-    y = torch.from_numpy(vi @ np.array([0.299, 0.587, 0.114], dtype="float32"))
+    y = torch.from_numpy(rgb_luma(vi))
     ir, y = ir[None, None], y[None, None]
     with torch.inference_mode():
         rt = build("sage-rt")(ir, y)
