@@ -45,7 +45,12 @@ PAIRS = "00004N,00537D,00935N,01587D"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", required=True, help="comma-separated METHOD or METHOD@WEIGHTS")
-    parser.add_argument("--pairs", default=PAIRS, help="MSRS test pairs (stems) the clips are made from")
+    parser.add_argument(
+        "--pairs",
+        default=PAIRS,
+        help="MSRS test pairs (stems) the clips are made from; train/STEM: a pair of MSRS/train (recipes are chosen "
+        "on those, never on the test pairs)",
+    )
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--size", default="640x480", help="WIDTHxHEIGHT of the clips")
     parser.add_argument("--backend", choices=["torch", "onnx"], default="torch")
@@ -65,7 +70,9 @@ def main() -> None:
     stems = [s.strip() for s in args.pairs.split(",") if s.strip()]
     clips = []
     for stem in stems:
-        ir, vi = read_raw(root / "ir" / f"{stem}.png"), read_raw(root / "vi" / f"{stem}.png")
+        folder, _, name = stem.rpartition("/")  # "train/00001D": a pair of MSRS's training split
+        base = root / folder if folder else root
+        ir, vi = read_raw(base / "ir" / f"{name}.png"), read_raw(base / "vi" / f"{name}.png")
         clips.append(list(pan_zoom_frames(ir, vi, args.frames, (width, height))))
     rows = []
     for spec in specs:
@@ -99,7 +106,7 @@ def main() -> None:
             f"Measured {datetime.date.today().isoformat()} on {describe_machine()}; torch {torch.__version__}, "
             f"backend `{args.backend}`.",
             "",
-            f"{len(clips)} clips of {args.frames} frames at {width}×{height}: a slow pan-and-zoom over the MSRS test "
+            f"{len(clips)} clips of {args.frames} frames at {width}×{height}: a slow pan-and-zoom over the MSRS "
             f"pairs {', '.join(f'`{s}`' for s in stems)}, identical for IR and visible, lossless (in memory). "
             "TS: the fused video's frame-to-frame change over the larger source change (a pixel-wise convex "
             "combination gives ≤ 1). Flicker: the change beyond either source, grey levels per pixel and frame "

@@ -100,3 +100,21 @@ def test_short_runs_resume_exactly_and_write_loadable_weights(pair_dirs, tmp_pat
     with torch.inference_mode():
         assert method(x, x).shape == (1, 1, 35, 50)
     assert method.card["training_teacher"] == str(STUDENT)
+
+
+def test_temporal_term_and_init_from_shipped_weights(tmp_path: Path) -> None:
+    """``temporal_weight`` adds the flicker term on two views of the batch; ``init`` starts from sage-rt weights
+    (a weights name or a file; the architecture must match)."""
+    task = make_task(tmp_path, temporal_weight=100.0, init="sage-rt.distilled")
+    shipped = build("sage-rt").net.state_dict()
+    assert all(torch.equal(v, shipped[k]) for k, v in task.net.state_dict().items())
+    gen = torch.Generator().manual_seed(0)
+    batch = {"vi_y": torch.rand(2, 1, 32, 48, generator=gen), "ir": torch.rand(2, 1, 32, 48, generator=gen)}
+    out = task.training_step(batch, Step(0, 0, 0, 3))
+    assert "flicker" in out and math.isfinite(float(out["flicker"])) and float(out["flicker"]) >= 0
+    assert "weight=100.0" in task.weights_metadata()["temporal"]
+    task_rt = get_task("sage-rt")
+    with pytest.raises(InputError, match="init=nope: not a file nor a weights name of sage-rt"):
+        task_rt.check_profile(PROFILES["cpu"].override({"init": "nope"}))
+    with pytest.raises(InputError, match="its architecture is not the profile's"):
+        task_rt.check_profile(PROFILES["cpu"].override({"init": "sage-rt.distilled", "scale": "2"}))

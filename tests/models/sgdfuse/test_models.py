@@ -14,6 +14,7 @@ from samfuse.models import MissingWeightsError, build
 from samfuse.models.sgdfuse import (
     HFAH,
     SGDFuseConfig,
+    SGDFuseMethod,
     Stage1,
     UNet,
     UNetConfig,
@@ -357,3 +358,43 @@ def test_chroma_visible_keeps_the_visible_cb_cr(name: str) -> None:
     assert float(((cbcr_a - cbcr_vi).abs() * unclipped).max()) < 1e-5  # the visible chroma, exactly
     assert float(((y_a - y_b).abs() * unclipped).max()) < 1e-5  # the networks' luminance, exactly
     assert float((cbcr_b - cbcr_vi).abs().mean()) > 1e-3  # the networks' own chroma differs
+
+
+def test_a_guided_hfah_reads_the_sources_and_still_starts_at_f1() -> None:
+    """Issue 24's second deviation: the head also reads [F1, IR, visible] at full resolution (space-to-depth'd by
+    the U-Net's patch); untrained it still hands F1 back, it refuses a missing guide, and the guide reaches it."""
+    torch.manual_seed(0)
+    cfg = replace(get_profile("cpu").hfah, guide_channels=7)  # the cpu profile's patch 2: pixel_unshuffle path
+    head = HFAH(cfg)
+    feats = [torch.randn(1, c, 8, 12) for c in cfg.in_channels]
+    feats = [F.avg_pool2d(f, 2**i) if i else f for i, f in enumerate(feats)]
+    guide = (torch.rand(1, 7, 16, 24) * 2 - 1).requires_grad_(True)
+    anchor = guide[:, :3].detach()
+    assert torch.equal(head.compose(head(feats, guide), anchor), anchor)
+    with pytest.raises(ValueError, match="7-channel guide, got none"):
+        head(feats)
+    past_first_update(head)
+    out = head(feats, guide)
+    assert out.shape == (1, 3, 16, 24)
+    out.sum().backward()
+    assert guide.grad is not None and float(guide.grad.abs().sum()) > 0
+    other = guide.detach().clone()
+    other[:, 3:] = -other[:, 3:]  # other sources, same features: another correction
+    assert not torch.allclose(head(feats, other), out.detach())
+
+
+def test_a_guided_sgdfuse_round_trips_and_tiles(tmp_path) -> None:  # noqa: ANN001
+    torch.manual_seed(0)
+    cfg = replace(TINY, hfah=replace(TINY.hfah, guide_channels=7))
+    m = past_first_update(SGDFuseMethod(cfg)).eval()
+    ir, vi = msrs_crop(37, 53)
+    path = tmp_path / "guided.safetensors"
+    save_weights(path, m, cfg)
+    assert load_weights(path)[0].hfah.guide_channels == 7
+    back = build("sgdfuse", weights=path)
+    tiled = build("sgdfuse", weights=path, tile=16, tile_overlap=4)
+    with torch.inference_mode():
+        a = m(ir, vi, masks=real_masks(37, 53))
+        assert torch.equal(back(ir, vi, masks=real_masks(37, 53)), a)
+        b = tiled(ir, vi, masks=real_masks(37, 53))
+    assert a.shape == b.shape == (1, 3, 37, 53) and torch.isfinite(b).all()

@@ -19,6 +19,14 @@ head's output is a **correction** added to the stage-1 image, fused = F1 + HFAH(
 and its last conv starts at zero, so an untrained head returns F1 exactly. ``residual=False`` is R's head, whose
 output *is* the fused image (the weights shipped before issue 24 were trained that way; a stored configuration
 without the key reads as ``False``).
+
+``guide_channels`` (samfuse's second deviation, issue 24; docs/sgdfuse.md "Third round"): the head also reads
+a full-resolution **guide**, [F1 (3), IR (1), visible (3)] in [−1, 1] (7 channels), space-to-depth'd by
+``patch`` (:func:`torch.nn.functional.pixel_unshuffle`) to the level-0 size and concatenated with the levels
+before the first 3×3 conv. The U-Net sees only the noised F1 and the masks, so a head that reads its features
+alone cannot put back source detail that F1 lost (measured: its fusion terms fell about 2 % below F1's, whatever
+the loss weights); with the guide, the correction is computed from the sources themselves, steered by the
+denoiser's mask-conditioned features. 0 (the default, and every file written without the key) is R's head.
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ class HFAHConfig:
     patch: int = 1
     #: the output is a zero-initialised correction added to F1 (:meth:`HFAH.compose`) rather than the image itself
     residual: bool = True
+    #: full-resolution guide channels read besides the features: 0 (R) or 7 ([F1, IR, visible]; module docstring)
+    guide_channels: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "in_channels", tuple(self.in_channels))
@@ -94,7 +104,7 @@ class HFAH(nn.Module):
         )
         self.proj = nn.ModuleList(nn.Conv2d(c, d, 1) for c in cfg.in_channels)
         self.head = nn.Sequential(
-            nn.Conv2d(d * len(cfg.in_channels), d, 3, padding=1),
+            nn.Conv2d(d * len(cfg.in_channels) + cfg.guide_channels * cfg.patch**2, d, 3, padding=1),
             nn.ReLU(),
             nn.Conv2d(d, d // 2, 3, padding=1),
             nn.ReLU(),
@@ -115,15 +125,24 @@ class HFAH(nn.Module):
         ``residual``, else ``out`` itself (R's head). Not clamped; both (B, 3, H, W) in the [−1, 1] scale."""
         return anchor + out if self.config.residual else out
 
-    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+    def forward(self, features: Sequence[torch.Tensor], guide: torch.Tensor | None = None) -> torch.Tensor:
+        """``guide`` (B, ``guide_channels``, p·H0, p·W0): required when ``guide_channels`` > 0, else ignored."""
         if len(features) != len(self.proj):
             raise ValueError(f"HFAH expects {len(self.proj)} feature levels, got {len(features)}")
         size = features[0].shape[-2:]
         levels = []
+        cfg = self.config
+        if cfg.guide_channels:
+            if guide is None or guide.shape[1] != cfg.guide_channels:
+                got = "none" if guide is None else f"{guide.shape[1]} channels"
+                raise ValueError(f"this HFAH reads a {cfg.guide_channels}-channel guide, got {got}")
+            levels.append(F.pixel_unshuffle(guide, cfg.patch) if cfg.patch > 1 else guide)
         for f, attn, proj in zip(features, self.attn, self.proj, strict=True):
             y = proj(attn(f))
             if y.shape[-2:] != size:
                 y = F.interpolate(y, size=size, mode="bilinear", align_corners=True)
             levels.append(y)
+        if cfg.guide_channels:  # the guide last, so the level channels keep their order
+            levels.append(levels.pop(0))
         out = self.head(torch.cat(levels, dim=1))
         return F.pixel_shuffle(out, self.config.patch) if self.config.patch > 1 else out

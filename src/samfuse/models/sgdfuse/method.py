@@ -180,6 +180,7 @@ class SGDFuseMethod(FusionMethod):
             tile=s.tile,
             tile_overlap=s.tile_overlap,
             precision=s.precision,
+            guide=torch.cat([f1, ir_p, vi_p], dim=1) if cfg.hfah.guide_channels else None,
         )
         img = out.fused if cfg.use_hfah and out.fused is not None else out.sample
         return _with_chroma((crop(img, hw) + 1) / 2, vi, cfg.chroma)

@@ -149,15 +149,18 @@ def refine(
     tile: int | None = None,
     tile_overlap: int = 32,
     precision: Precision = "float32",
+    guide: torch.Tensor | None = None,
 ) -> RefineOutput:
     """Denoise the noised ``f1`` (B,3,H,W) back in ``steps`` steps, the masks (B,2,H,W, [−1, 1]) at every step.
 
     H and W must already be multiples of ``unet.multiple``. ``start_timestep`` defaults to the scheduler's
-    SDEdit start (``config.start_gamma``). Same ``generator`` seed → identical output.
+    SDEdit start (``config.start_gamma``). Same ``generator`` seed → identical output. ``guide``: what a
+    guided HFAH reads at the last step (``HFAHConfig.guide_channels``; tiled with the U-Net input).
     """
     start = scheduler.sdedit_start() if start_timestep is None else start_timestep
     timesteps = scheduler.set_timesteps(steps, start_timestep=start)
     noise = torch.randn(f1.shape, generator=generator, device=f1.device, dtype=f1.dtype)
+    n_in = f1.shape[1] + mask_channels.shape[1]  # the U-Net's input channels; a guide follows them at the last step
     x = scheduler.add_noise(f1, noise, timesteps=int(timesteps[0]))
     fused = None
     for i, t in enumerate(timesteps.tolist()):
@@ -169,10 +172,14 @@ def refine(
             with autocast(precision, inp.device):
                 if not want_head:
                     return [unet(inp, gamma).float()]
-                eps, feats = unet(inp, gamma, return_features=True)
-                return [eps.float(), hfah(feats).float()]  # type: ignore[misc]
+                g = inp[:, n_in:] if inp.shape[1] > n_in else None
+                eps, feats = unet(inp[:, :n_in], gamma, return_features=True)
+                return [eps.float(), hfah(feats, g).float()]  # type: ignore[misc]
 
-        inp = torch.cat([x, mask_channels.to(x.dtype)], dim=1)
+        parts = [x, mask_channels.to(x.dtype)]
+        if want_head and guide is not None:
+            parts.append(guide.to(x.dtype))
+        inp = torch.cat(parts, dim=1)
         res = net(inp) if tile is None else tiled_apply(net, inp, tile, tile_overlap)
         if want_head:
             fused = hfah.compose(res[1], f1)  # type: ignore[union-attr]  (residual: F1 + correction)

@@ -9,6 +9,12 @@
   and gradient terms toward the sources and the teacher, the authors' weights) plus ``l1_weight`` · L1 to the
   teacher; by default the source terms are weighted 0.1 and the L1 term 10, so that the student follows the
   teacher (the short ablation in docs/sage_rt.md).
+* ``temporal_weight`` > 0 adds :func:`~samfuse.training.losses.temporal.flicker_loss` (issue 23): each batch is
+  seen as two views a small camera move apart (:func:`~samfuse.training.losses.temporal.paired_views`, up to
+  ``temporal_shift`` pixels and ``temporal_zoom`` zoom, drawn from a generator seeded by the run's seed and the
+  step), the distillation terms are computed on view A and the flicker term on the pair. Zero by default.
+* ``init``: start from a sage-rt weights file or name (``sage-rt.distilled``) instead of the random start; its
+  architecture must be the profile's.
 * Adam (default betas), ``lr`` with a cosine decay to ``eta_min`` over the whole run. Logged per step: each loss
   term and the gradient norm (``gnorm``; no clipping).
 * The architecture (``scale``, ``widths``, ``blocks``) is written into the weights' metadata, with the recipe and
@@ -30,11 +36,13 @@ from torch import nn
 from samfuse.io import InputError
 from samfuse.io.digest import file_sha256
 from samfuse.models.sage.student import fold_batchnorm, load_student
+from samfuse.models.sage_rt.method import load_rt
 from samfuse.models.sage_rt.net import CONFIG_KEY, RTConfig, SageRTNet
 from samfuse.training.losses.distill import distill_terms
+from samfuse.training.losses.temporal import flicker_loss, paired_views
 from samfuse.training.task import Profile, Step, TaskContext, TrainingTask, register_task
 
-__all__ = ["RTProfile", "RTTask", "PROFILES", "teacher_path"]
+__all__ = ["RTProfile", "RTTask", "PROFILES", "init_path", "teacher_path"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,13 @@ class RTProfile(Profile):
     scale: int = 4
     widths: tuple[int, int, int] = (16, 32, 64)
     blocks: tuple[int, int] = (1, 2)
+    #: weight of the flicker term (:func:`~samfuse.training.losses.temporal.flicker_loss`); 0 = off
+    temporal_weight: float = 0.0
+    #: largest translation (pixels, each axis) and zoom between the two views of the flicker term
+    temporal_shift: float = 2.0
+    temporal_zoom: float = 0.01
+    #: start from these sage-rt weights (a file or a weights name of sage-rt); None = random
+    init: str | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -63,6 +78,18 @@ class RTProfile(Profile):
 
     def config(self) -> RTConfig:
         return RTConfig(scale=self.scale, widths=tuple(self.widths), blocks=tuple(self.blocks))  # type: ignore[arg-type]
+
+
+def init_path(profile: RTProfile) -> Path:
+    """``init`` as a file: a weights name of ``sage-rt`` (``sage-rt.distilled``) or a path."""
+    from samfuse.models.pretrained import UnknownWeightsError, resolve
+
+    try:
+        path = resolve("sage-rt", profile.init)
+    except UnknownWeightsError as err:
+        raise InputError(f"--set init={profile.init}: {str(err).split(': ', 1)[-1]}") from None
+    assert path is not None
+    return path
 
 
 def teacher_path(profile: RTProfile) -> Path:
@@ -96,6 +123,12 @@ class RTTask(TrainingTask):
         path = teacher_path(profile)
         if not path.is_file():
             raise InputError(f"--set teacher={path}: no such weights file")
+        if profile.init is not None:
+            init = init_path(profile)
+            if not init.is_file():
+                raise InputError(f"--set init={profile.init}: no such weights file nor weights name of sage-rt")
+            if load_rt(init).config != profile.config():
+                raise InputError(f"--set init={profile.init}: its architecture is not the profile's")
 
     def __init__(self, profile: RTProfile, ctx: TaskContext) -> None:
         super().__init__(profile, ctx)
@@ -105,7 +138,10 @@ class RTTask(TrainingTask):
         self.teacher_output = teacher.output
         # frozen (not in modules()/optimizers()); BatchNorm folded and channels-last: 1.4× faster on one CPU core
         self.teacher = fold_batchnorm(teacher).to(ctx.device, memory_format=torch.channels_last).eval()
-        self.net = SageRTNet(profile.config()).to(ctx.device).train()
+        self.net = SageRTNet(profile.config())
+        if profile.init is not None:
+            self.net.load_state_dict(load_rt(init_path(profile)).state_dict(), strict=True)
+        self.net = self.net.to(ctx.device).train()
         self.forward = ctx.wrap(self.net)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=profile.lr)
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
@@ -130,6 +166,8 @@ class RTTask(TrainingTask):
             "teacher": str(self.teacher_file),
             "teacher_sha256": self.teacher_sha256,
             "teacher_output": self.teacher_output,
+            "temporal": f"weight={p.temporal_weight} shift={p.temporal_shift} zoom={p.temporal_zoom}",
+            "init": str(p.init or "scratch"),
         }
 
     @torch.no_grad()
@@ -141,12 +179,19 @@ class RTTask(TrainingTask):
 
     def training_step(self, batch: dict[str, Any], step: Step) -> Mapping[str, float]:
         y, ir = batch["vi_y"], batch["ir"]
+        p = self.profile
+        if p.temporal_weight > 0:
+            gen = torch.Generator().manual_seed(self.ctx.seed * 1_000_003 + step.step)
+            (y, ir), (y_b, ir_b) = paired_views([y, ir], gen, p.temporal_shift, p.temporal_zoom)
         t = self.teach(y, ir)
         out = self.forward(y, ir)
-        p = self.profile
         total, parts = distill_terms(
             out, y, ir, t, source_weight=p.source_weight, teacher_weight=p.teacher_weight, l1_weight=p.l1_weight
         )
+        if p.temporal_weight > 0:
+            flicker = flicker_loss(out, self.forward(y_b, ir_b), [y, ir], [y_b, ir_b])
+            total = total + p.temporal_weight * flicker
+            parts = {**parts, "flicker": flicker.detach()}
         self.opt.zero_grad(set_to_none=True)
         total.backward()
         gnorm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), float("inf"))

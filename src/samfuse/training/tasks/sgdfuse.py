@@ -103,6 +103,9 @@ class Stage2Profile(Profile):
     #: learning rate of HFAH (the fusion head); None: ``lr``. The head's fusion terms hardly fall at the U-Net's
     #: rate (docs/sgdfuse.md, "Stage 2 recipe search"), so a faster head is a documented option
     hfah_lr: float | None = None
+    #: HFAH also reads the full-resolution [F1, IR, visible] (``HFAHConfig.guide_channels`` = 7; docs/sgdfuse.md,
+    #: "Third round"); False: R's head, which reads the U-Net's features only
+    hfah_guide: bool = False
     lambda_int: float = 1.5
     lambda_grad: float = 1.0
     #: ε-loss: ``"l1"`` (SR3) or ``"l2"`` (Dif-Fusion)
@@ -233,6 +236,10 @@ class SGDFuseStage1Task(TrainingTask):
         return loss.terms
 
 
+#: [F1 (3), IR (1), visible (3)]: what a guided HFAH reads (``hfah_guide``)
+GUIDE_CHANNELS = 7
+
+
 class _Refiner(nn.Module):
     """U-Net + HFAH as one module (what DistributedDataParallel wraps): ε, and HFAH's fused image when asked
     (F1 + HFAH's correction for a residual head, :meth:`HFAH.compose`, exactly as the sampler composes it)."""
@@ -242,12 +249,12 @@ class _Refiner(nn.Module):
         self.unet, self.hfah = unet, hfah
 
     def forward(
-        self, x: torch.Tensor, gamma: torch.Tensor, head: bool, anchor: torch.Tensor
+        self, x: torch.Tensor, gamma: torch.Tensor, head: bool, anchor: torch.Tensor, guide: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         if not head:
             return self.unet(x, gamma), None
         eps, feats = self.unet(x, gamma, return_features=True)
-        return eps, self.hfah.compose(self.hfah(feats), anchor)
+        return eps, self.hfah.compose(self.hfah(feats, guide), anchor)
 
 
 @register_task("sgdfuse", "SGDFuse stage 2: mask-conditioned diffusion refiner + HFAH on a frozen stage 1")
@@ -286,6 +293,8 @@ class SGDFuseTask(TrainingTask):
         super().__init__(profile, ctx)
         s1_cfg, s1_tensors = load_stage1(profile.stage1)
         self.config = replace(get_profile(profile.model), stage1=s1_cfg.stage1)
+        if profile.hfah_guide:
+            self.config = replace(self.config, hfah=replace(self.config.hfah, guide_channels=GUIDE_CHANNELS))
         self.method = SGDFuseMethod(self.config).to(ctx.device)
         self.method.stage1.load_state_dict({k.removeprefix("stage1."): v for k, v in s1_tensors.items()})
         self.method.stage1.requires_grad_(False).eval()  # frozen: no gradient, no optimiser, eval mode
@@ -333,7 +342,8 @@ class SGDFuseTask(TrainingTask):
         x_t = self.scheduler.add_noise(x0, noise, gamma=gamma)
         inp = torch.cat([x_t, masks * 2 - 1], dim=1)
         head = t <= p.fusion_max_t
-        eps, fused = self.forward(inp, gamma, head, x0)
+        guide = torch.cat([x0, ir, vi], dim=1) if self.config.hfah.guide_channels else None
+        eps, fused = self.forward(inp, gamma, head, x0, guide)
         loss = stage2_loss(
             eps,
             noise,
