@@ -385,16 +385,20 @@ def test_a_guided_hfah_reads_the_sources_and_still_starts_at_f1() -> None:
 
 def test_a_guided_sgdfuse_round_trips_and_tiles(tmp_path) -> None:  # noqa: ANN001
     torch.manual_seed(0)
-    cfg = replace(TINY, hfah=replace(TINY.hfah, guide_channels=7))
+    cfg = replace(TINY, hfah=replace(TINY.hfah, guide_channels=9))
     m = past_first_update(SGDFuseMethod(cfg)).eval()
     ir, vi = msrs_crop(37, 53)
     path = tmp_path / "guided.safetensors"
     save_weights(path, m, cfg)
-    assert load_weights(path)[0].hfah.guide_channels == 7
+    assert load_weights(path)[0].hfah.guide_channels == 9
     back = build("sgdfuse", weights=path)
     tiled = build("sgdfuse", weights=path, tile=16, tile_overlap=4)
     with torch.inference_mode():
         a = m(ir, vi, masks=real_masks(37, 53))
         assert torch.equal(back(ir, vi, masks=real_masks(37, 53)), a)
         b = tiled(ir, vi, masks=real_masks(37, 53))
+        # the 9-channel guide carries the masks to the head as well: other masks, another image
+        assert not torch.equal(m(ir, vi, masks=torch.zeros(1, 2, 37, 53)), a)
     assert a.shape == b.shape == (1, 3, 37, 53) and torch.isfinite(b).all()
+    with pytest.raises(ValueError, match="guide_channels must be one of"):
+        replace(TINY.hfah, guide_channels=5)

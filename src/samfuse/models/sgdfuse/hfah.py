@@ -21,12 +21,15 @@ output *is* the fused image (the weights shipped before issue 24 were trained th
 without the key reads as ``False``).
 
 ``guide_channels`` (samfuse's second deviation, issue 24; docs/sgdfuse.md "Third round"): the head also reads
-a full-resolution **guide**, [F1 (3), IR (1), visible (3)] in [−1, 1] (7 channels), space-to-depth'd by
+a full-resolution **guide**, [F1 (3), IR (1), visible (3)] in [−1, 1] (7 channels), or those and the two mask
+channels [M_ir, M_vis] (9 channels, the U-Net's mask input; :func:`guide_stack`), space-to-depth'd by
 ``patch`` (:func:`torch.nn.functional.pixel_unshuffle`) to the level-0 size and concatenated with the levels
 before the first 3×3 conv. The U-Net sees only the noised F1 and the masks, so a head that reads its features
 alone cannot put back source detail that F1 lost (measured: its fusion terms fell about 2 % below F1's, whatever
 the loss weights); with the guide, the correction is computed from the sources themselves, steered by the
-denoiser's mask-conditioned features. 0 (the default, and every file written without the key) is R's head.
+denoiser's mask-conditioned features; with the masks in the guide as well, the head can also place its
+correction by the semantic regions the stage-2 loss weights. 0 (the default, and every file written without the
+key) is R's head.
 """
 
 from __future__ import annotations
@@ -38,7 +41,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["HFAHConfig", "HFAH", "ChannelAttention", "SpatialAttention"]
+__all__ = ["HFAHConfig", "HFAH", "ChannelAttention", "SpatialAttention", "GUIDE_CHANNELS", "guide_stack"]
+
+#: what a guided head reads, by its ``guide_channels``
+GUIDE_CHANNELS = {0: "nothing", 7: "[F1, IR, visible]", 9: "[F1, IR, visible, M_ir, M_vis]"}
+
+
+def guide_stack(
+    channels: int, f1: torch.Tensor, ir: torch.Tensor, vi: torch.Tensor, mask_channels: torch.Tensor
+) -> torch.Tensor | None:
+    """The guide a head with ``guide_channels`` = ``channels`` reads (None for 0): F1 (B,3), IR (B,1), visible
+    (B,3) and, for 9, the mask channels (B,2) as the U-Net gets them; all of one size, in [−1, 1]."""
+    if not channels:
+        return None
+    parts = [f1, ir, vi, mask_channels] if channels == 9 else [f1, ir, vi]
+    return torch.cat([p.to(f1.dtype) for p in parts], dim=1)
 
 
 @dataclass(frozen=True)
@@ -53,10 +70,12 @@ class HFAHConfig:
     patch: int = 1
     #: the output is a zero-initialised correction added to F1 (:meth:`HFAH.compose`) rather than the image itself
     residual: bool = True
-    #: full-resolution guide channels read besides the features: 0 (R) or 7 ([F1, IR, visible]; module docstring)
+    #: full-resolution guide channels read besides the features: 0 (R), 7 ([F1, IR, visible]) or 9 (and the masks)
     guide_channels: int = 0
 
     def __post_init__(self) -> None:
+        if self.guide_channels not in GUIDE_CHANNELS:
+            raise ValueError(f"guide_channels must be one of {sorted(GUIDE_CHANNELS)}, not {self.guide_channels}")
         object.__setattr__(self, "in_channels", tuple(self.in_channels))
 
 

@@ -35,7 +35,7 @@ from samfuse.io import atomic_write
 from samfuse.io.colour import merge_luma, split_luma
 from samfuse.models.base import FusionMethod, MissingWeightsError
 from samfuse.models.registry import register
-from samfuse.models.sgdfuse.hfah import HFAH
+from samfuse.models.sgdfuse.hfah import HFAH, guide_stack
 from samfuse.models.sgdfuse.profiles import SGDFuseConfig, get_profile
 from samfuse.models.sgdfuse.sampler import autocast, crop, pad_to_multiple, refine
 from samfuse.models.sgdfuse.scheduler import NoiseScheduler
@@ -180,7 +180,7 @@ class SGDFuseMethod(FusionMethod):
             tile=s.tile,
             tile_overlap=s.tile_overlap,
             precision=s.precision,
-            guide=torch.cat([f1, ir_p, vi_p], dim=1) if cfg.hfah.guide_channels else None,
+            guide=guide_stack(cfg.hfah.guide_channels, f1, ir_p, vi_p, m_p),
         )
         img = out.fused if cfg.use_hfah and out.fused is not None else out.sample
         return _with_chroma((crop(img, hw) + 1) / 2, vi, cfg.chroma)

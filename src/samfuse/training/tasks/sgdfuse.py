@@ -51,7 +51,7 @@ from torch import nn
 from samfuse.data.masks import ModalityMasks
 from samfuse.io import InputError, Pair, is_grey, to_unit_float
 from samfuse.io.bt601 import rgb_luma
-from samfuse.models.sgdfuse.hfah import HFAH
+from samfuse.models.sgdfuse.hfah import GUIDE_CHANNELS, HFAH, guide_stack
 from samfuse.models.sgdfuse.method import CONFIG_KEY, SGDFuseMethod, SGDFuseStage1Method, load_weights
 from samfuse.models.sgdfuse.profiles import PROFILES as MODEL_PROFILES
 from samfuse.models.sgdfuse.profiles import SGDFuseConfig, get_profile
@@ -103,9 +103,9 @@ class Stage2Profile(Profile):
     #: learning rate of HFAH (the fusion head); None: ``lr``. The head's fusion terms hardly fall at the U-Net's
     #: rate (docs/sgdfuse.md, "Stage 2 recipe search"), so a faster head is a documented option
     hfah_lr: float | None = None
-    #: HFAH also reads the full-resolution [F1, IR, visible] (``HFAHConfig.guide_channels`` = 7; docs/sgdfuse.md,
-    #: "Third round"); False: R's head, which reads the U-Net's features only
-    hfah_guide: bool = False
+    #: HFAH's full-resolution guide channels (``HFAHConfig.guide_channels``; docs/sgdfuse.md, "Third round"): 7 reads
+    #: [F1, IR, visible], 9 also the masks; 0: R's head, which reads the U-Net's features only
+    hfah_guide: int = 0
     lambda_int: float = 1.5
     lambda_grad: float = 1.0
     #: ε-loss: ``"l1"`` (SR3) or ``"l2"`` (Dif-Fusion)
@@ -236,10 +236,6 @@ class SGDFuseStage1Task(TrainingTask):
         return loss.terms
 
 
-#: [F1 (3), IR (1), visible (3)]: what a guided HFAH reads (``hfah_guide``)
-GUIDE_CHANNELS = 7
-
-
 class _Refiner(nn.Module):
     """U-Net + HFAH as one module (what DistributedDataParallel wraps): ε, and HFAH's fused image when asked
     (F1 + HFAH's correction for a residual head, :meth:`HFAH.compose`, exactly as the sampler composes it)."""
@@ -276,6 +272,7 @@ class SGDFuseTask(TrainingTask):
             ("eps_loss", p.eps_loss, ("l1", "l2")),
             ("target", p.target, ("max", "regional")),
             ("space", p.space, ("rgb", "y")),
+            ("hfah_guide", p.hfah_guide, tuple(GUIDE_CHANNELS)),
         ):
             if value not in allowed:
                 raise InputError(f"--set {name}={value}: expected one of {', '.join(allowed)}")
@@ -294,7 +291,7 @@ class SGDFuseTask(TrainingTask):
         s1_cfg, s1_tensors = load_stage1(profile.stage1)
         self.config = replace(get_profile(profile.model), stage1=s1_cfg.stage1)
         if profile.hfah_guide:
-            self.config = replace(self.config, hfah=replace(self.config.hfah, guide_channels=GUIDE_CHANNELS))
+            self.config = replace(self.config, hfah=replace(self.config.hfah, guide_channels=profile.hfah_guide))
         self.method = SGDFuseMethod(self.config).to(ctx.device)
         self.method.stage1.load_state_dict({k.removeprefix("stage1."): v for k, v in s1_tensors.items()})
         self.method.stage1.requires_grad_(False).eval()  # frozen: no gradient, no optimiser, eval mode
@@ -342,7 +339,7 @@ class SGDFuseTask(TrainingTask):
         x_t = self.scheduler.add_noise(x0, noise, gamma=gamma)
         inp = torch.cat([x_t, masks * 2 - 1], dim=1)
         head = t <= p.fusion_max_t
-        guide = torch.cat([x0, ir, vi], dim=1) if self.config.hfah.guide_channels else None
+        guide = guide_stack(self.config.hfah.guide_channels, x0, ir, vi, masks * 2 - 1)
         eps, fused = self.forward(inp, gamma, head, x0, guide)
         loss = stage2_loss(
             eps,
