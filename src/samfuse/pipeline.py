@@ -2,7 +2,8 @@
 
 Colour rule: a method that consumes luminance gets IR and the visible Y (BT.601 YCbCr via kornia); the visible
 Cb/Cr are re-attached to the fused Y, so the output is colour whenever the visible input is. With ``gray=True``
-(or a grey visible image) only the fused Y is returned. A colour IR image is reduced to its Y first.
+(or a grey visible image) only the fused Y is returned. A colour IR image is reduced to its Y first. On the CPU the
+visible image's conversions run on the arrays through OpenCV (the same BT.601 maths as kornia, one pass each).
 
 ``color="opencv"`` runs the SAGE authors' colour path instead (``samfuse.io.colour``, docs/sage-notes.md §6): both
 images are 8-bit (as their script reads them), the visible goes through OpenCV's YCrCb, the method's raw output
@@ -45,8 +46,10 @@ from samfuse.io.colour import (
     ColorPath,
     authors_to_uint8,
     authors_ycrcb_to_rgb,
+    merge_luma_array,
     opencv_grey,
     opencv_ycrcb,
+    split_luma_array,
     unit_tensor,
 )
 from samfuse.io.reading import ValueRange, range_mismatch
@@ -202,6 +205,8 @@ class FusionPipeline:
             masks = torch.from_numpy(np.ascontiguousarray(masks)).to(self.device, torch.float32)[None]
         if self.color == "opencv":
             return self._fuse_opencv(to_uint8(ir_a), to_uint8(vi_a), masks)  # lossless for 8-bit input
+        if self.method.consumes == "y" and vi_a.ndim == 3 and self.device.type == "cpu":
+            return self._fuse_luma_arrays(ir_a, vi_a, masks)
         ir_t, vi_t = _to_tensor(ir_a, self.device), _to_tensor(vi_a, self.device)
         if ir_t.shape[1] == 3:
             ir_t = split_luma(ir_t)[0]
@@ -219,6 +224,17 @@ class FusionPipeline:
             if self.gray or not colour:
                 out = split_luma(out)[0]
         return _to_array(out)
+
+    def _fuse_luma_arrays(self, ir_a: np.ndarray, vi_a: np.ndarray, masks: Any) -> np.ndarray:
+        """The ``ycbcr`` path of a luminance method for a colour visible image on the CPU: the tensor path's steps,
+        with the visible image's conversions on the arrays (:func:`~samfuse.io.colour.split_luma_array`,
+        :func:`~samfuse.io.colour.merge_luma_array`: the same Y, the same colour maths in fewer passes)."""
+        ir_t = _to_tensor(ir_a, self.device)
+        if ir_t.shape[1] == 3:
+            ir_t = split_luma(ir_t)[0]
+        vi_y, ycrcb = split_luma_array(vi_a)
+        fused = _to_array(self._call(self.method, ir_t, torch.from_numpy(vi_y)[None, None], masks).clamp(0.0, 1.0))
+        return fused if self.gray else merge_luma_array(fused, ycrcb)
 
     def _unit(self, img: Any, modality: str, name: str) -> np.ndarray:
         """``as_unit_array`` with the modality's value range; warns once if the range does not suit the image."""

@@ -99,3 +99,19 @@ def test_bad_arguments_are_refused() -> None:
         samfuse.Fuser.from_pipeline(FusionPipeline("average"), mask_every=0)
     with pytest.raises(InputError, match="^--backend onnx runs on the CPU"):  # samfuse.assembly.build: one line
         samfuse.Fuser("average", backend="onnx", device="cuda")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64])
+def test_channel_flip_is_the_reversed_view(dtype: type) -> None:
+    from samfuse.video.fuser import _flip
+
+    bgra = np.random.default_rng(0).integers(0, 255, (6, 7, 4)).astype(dtype)
+    bgr, grey = bgra[:, :, :3], bgra[:, :, 0]
+    for arr, expected in (
+        (bgr, bgr[:, :, ::-1]),
+        (bgra, bgra[:, :, 2::-1]),
+        (grey, grey),
+        (bgr[::-1, 1:], bgr[::-1, 1:, ::-1]),
+    ):
+        got = _flip(arr)
+        assert got.dtype == arr.dtype and np.array_equal(got, expected)

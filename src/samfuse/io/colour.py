@@ -17,6 +17,8 @@ import kornia.color as kc
 import numpy as np
 import torch
 
+from samfuse.io.bt601 import BT601
+
 #: The colour paths a pipeline can use.
 ColorPath = Literal["ycbcr", "opencv"]
 COLOR_PATHS: tuple[str, ...] = ("ycbcr", "opencv")
@@ -36,6 +38,50 @@ def merge_luma(y: torch.Tensor, cbcr: torch.Tensor) -> torch.Tensor:
 def luma(rgb: torch.Tensor) -> torch.Tensor:
     """(B,3,H,W) RGB → (B,1,H,W) Y (BT.601 weights)."""
     return split_luma(rgb)[0]
+
+
+# --- The same conversions on NumPy arrays (the pipeline's CPU path) ------------------------------------------------
+#
+# kornia's rgb_to_ycbcr and ycbcr_to_rgb run a dozen whole-image tensor operations each (slices, products, sums,
+# stack, clamp): at 640×480 several milliseconds a frame, as much as a small network. These do the same maths in
+# about four passes over the image. The luma is kornia's bit for bit (the same float32 operations in the same order,
+# so a method sees the same input); the chroma and the inverse come from OpenCV in one pass each (channel order
+# Y, Cr, Cb) and equal kornia's up to float32 rounding (a few units in the last place), which moves an 8-bit output by
+# one grey level only where the value lies within about 1e-5 of a rounding boundary (tests/io/test_colour_arrays.py).
+
+#: kornia's ycbcr_to_rgb (its exact-inverse coefficients, not OpenCV's rounded ones) as one affine map of
+#: (Y, Cr, Cb), the 0.5 chroma offsets folded into the last column.
+_YCRCB_TO_RGB = np.array(
+    [
+        [1.0, 1.4025245442, 0.0, -0.5 * 1.4025245442],
+        [1.0, -0.7144034731, -0.3443401356, 0.5 * (0.7144034731 + 0.3443401356)],
+        [1.0, 0.0, 1.7730496454, -0.5 * 1.7730496454],
+    ]
+)
+
+
+def split_luma_array(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """H×W×3 float32 RGB in [0, 1] → (Y H×W, (Y, Cr, Cb) H×W×3), float32: :func:`split_luma` on an array.
+
+    Y is :func:`samfuse.io.bt601.rgb_luma`'s sum (the same float32 operations, in place), equal to kornia's bit
+    for bit; the H×W×3 array is ``cv2.cvtColor(COLOR_RGB2YCrCb)`` (kornia's weights, chroma factors 0.713 / 0.564
+    and offset 0.5), to be given to :func:`merge_luma_array`."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.float32)
+    wr, wg, wb = BT601
+    y = np.multiply(rgb[:, :, 0], wr)
+    term = np.multiply(rgb[:, :, 1], wg)
+    y += term
+    y += np.multiply(rgb[:, :, 2], wb, out=term)
+    return y, cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+
+
+def merge_luma_array(y: np.ndarray, ycrcb: np.ndarray) -> np.ndarray:
+    """Fused Y (H×W) + the visible image's (Y, Cr, Cb) from :func:`split_luma_array` → RGB H×W×3 float32 clipped
+    to [0, 1]: :func:`merge_luma` on arrays, one ``cv2.transform``. Works in ``ycrcb``'s memory (``y`` goes into
+    its first channel, the RGB result replaces it: returned) to save allocating a frame-sized array."""
+    ycrcb[:, :, 0] = y
+    rgb = cv2.transform(ycrcb, _YCRCB_TO_RGB, dst=ycrcb)
+    return np.clip(rgb, 0.0, 1.0, out=rgb)
 
 
 # --- The authors' colour path (SAGE test.py / utils.py; docs/sage-notes.md §6), ``color="opencv"`` -----------------

@@ -77,6 +77,16 @@ def is_grey(img: np.ndarray) -> bool:
     return bool(np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 0], img[..., 2]))
 
 
+#: ``x / 255`` in float32 for each 8-bit value, so that OpenCV converts an 8-bit image in one pass (``cv2.LUT``).
+_UNIT8 = np.arange(256, dtype=np.float32) / 255.0
+
+
+def _opencv_layout(img: np.ndarray) -> bool:
+    """True for a non-empty H×W or H×W×C (C ≤ 4) array: one that OpenCV takes as one image (with C channels), so
+    a per-pixel OpenCV function gives the same layout back (reshape H×W×1 back from H×W)."""
+    return img.size > 0 and (img.ndim == 2 or (img.ndim == 3 and img.shape[2] <= 4))
+
+
 def to_unit_float(img: np.ndarray, value_range: ValueRange = None) -> np.ndarray:
     """Map integer (or float) pixels to float32 in [0, 1].
 
@@ -84,6 +94,8 @@ def to_unit_float(img: np.ndarray, value_range: ValueRange = None) -> np.ndarray
     ``value_range=(lo, hi)``: clip((x - lo)/(hi - lo), 0, 1); ``"minmax"``: (x - min)/(max - min), 0 for a
     constant image.
     """
+    if value_range is None and img.dtype == np.uint8 and _opencv_layout(img):
+        return cv2.LUT(img, _UNIT8).reshape(img.shape)  # the values of the division below, in one pass
     x = img.astype(np.float32)
     if value_range == "minmax":
         lo, hi = float(x.min()), float(x.max())

@@ -34,7 +34,10 @@ def to_uint8(img: np.ndarray) -> np.ndarray:
     if img.dtype == np.bool_:
         return img.astype(np.uint8) * 255
     if np.issubdtype(img.dtype, np.floating):
-        return np.round(np.clip(img.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+        # round(255 · clip(x, 0, 1)) in float32, the clipped copy scaled and rounded in place (np.round is np.rint)
+        unit = np.clip(img.astype(np.float32, copy=False), 0.0, 1.0)
+        np.multiply(unit, 255.0, out=unit)
+        return np.rint(unit, out=unit).astype(np.uint8)
     raise ValueError(f"unsupported image dtype {img.dtype}")
 
 

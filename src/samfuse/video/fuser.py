@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import numpy as np
 
 from samfuse.assembly import PipelineSpec, build
@@ -185,7 +186,11 @@ class Fuser:
 
 
 def _flip(arr: np.ndarray) -> np.ndarray:
-    """BGR ↔ RGB for H×W×3 (BGRA → RGB for H×W×4); other layouts unchanged."""
+    """BGR ↔ RGB for H×W×3 (BGRA → RGB for H×W×4); other layouts unchanged. uint8, uint16 and float32 frames come
+    back contiguous (``cv2.cvtColor``: one fast pass, so the steps after it read a contiguous array); other dtypes
+    as a view."""
+    if arr.ndim == 3 and arr.shape[2] in (3, 4) and arr.size and arr.dtype in (np.uint8, np.uint16, np.float32):
+        return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB if arr.shape[2] == 3 else cv2.COLOR_BGRA2RGB)
     if arr.ndim == 3 and arr.shape[2] == 3:
         return arr[:, :, ::-1]
     if arr.ndim == 3 and arr.shape[2] == 4:
