@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 #: The method `samfuse fuse`, `samfuse demo`, `samfuse.fuse` and `FusionPipeline` use when none is named: the
 #: winner of the rank-sum rule (:mod:`samfuse.selection`) on the recorded validation table
 #: (``benchmarks/results/validation.json``); ``tests/test_default_method.py`` re-checks it.
-DEFAULT_METHOD = "sage-rt"
+DEFAULT_METHOD = "sgdfuse-stage1"
 
 
 class BatchReport:

@@ -10,7 +10,7 @@ from samfuse.models.sage_rt.net import CONFIG_KEY, RTConfig, SageRTNet, conv_mac
 register(
     "sage-rt",
     "SAGE student for CPU real time: fusion coefficients at 1/4 resolution, applied at full resolution "
-    "(0.055 GMAC at 640x480), distilled from sage; the default method, onnxruntime by default",
+    "(0.055 GMAC at 640x480), distilled from sage; onnxruntime by default",
 )(build_sage_rt)
 
 __all__ = ["CONFIG_KEY", "NO_WEIGHTS", "RTConfig", "SageRT", "SageRTNet", "build_sage_rt", "conv_macs", "load_rt"]
