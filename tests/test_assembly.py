@@ -45,7 +45,7 @@ def test_every_refusal_is_one_input_error_line(spec: PipelineSpec, line: str) ->
 
 def test_a_build_error_keeps_the_bare_reason() -> None:
     with pytest.raises(BuildError) as err:
-        build(PipelineSpec("sage-student"))  # no default weights (sage-rt ships sage-rt.distilled now)
+        build(PipelineSpec("sage-student"))  # no default weights (sage-rt ships its own)
     assert err.value.subject == "--method sage-student" and err.value.reason.startswith("sage-student needs weights")
 
 

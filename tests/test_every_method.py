@@ -6,7 +6,7 @@ PNGs the commands write, ``to_uint8`` of what the API returns). All four build t
 :func:`samfuse.assembly.build`, so a method that needs masks gets the default provider (``regions``) in each of them;
 before, ``eval`` built no mask source and failed every pair of ``sage-teacher``.
 
-A method that cannot be built at all is listed in ``REFUSED`` (none: ``sage-rt`` ships ``sage-rt.distilled`` now);
+A method that cannot be built at all is listed in ``REFUSED`` (none: ``sage-rt`` ships ``sage-rt.temporal`` now);
 a method built without weights when it has no default ones (``WITHOUT_WEIGHTS``) gives the same one-line refusal in
 the library and the command (checked); a newly registered method fails :func:`test_every_method_is_covered` until
 it is added here.
@@ -35,7 +35,7 @@ SPECS: dict[str, tuple[str | None, dict[str, str]]] = {
     "laplacian": (None, {}),
     "max": (None, {}),
     "sage": (None, {}),
-    "sage-rt": (None, {}),  # the shipped default weights, sage-rt.distilled
+    "sage-rt": (None, {}),  # the shipped default weights, sage-rt.temporal
     "sage-student": ("authors", {}),  # no default weights: the authors' tag
     "sage-teacher": (None, {}),  # needs masks: `regions` by default everywhere
     "seafusion": (None, {}),

@@ -48,7 +48,7 @@ def trained_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_registered_and_loads_its_shipped_weights_by_default() -> None:
     assert "sage-rt" in list_methods() and method_options("sage-rt") == ["random_init"]
-    shipped = PRETRAINED["sage-rt.distilled"]
+    shipped = PRETRAINED["sage-rt.temporal"]
     method = build("sage-rt")
     assert default_tag("sage-rt") is shipped and method.weights_sha256 == shipped.sha256
     assert method.card["training_teacher_sha256"] == PRETRAINED["sage.alone"].sha256  # distilled from sage.alone
@@ -58,8 +58,8 @@ def test_registered_and_loads_its_shipped_weights_by_default() -> None:
 def test_refuses_without_weights_when_the_shipped_file_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     import samfuse.models.pretrained as pretrained
 
-    missing = replace(PRETRAINED["sage-rt.distilled"], file="models/sage_rt/weights/missing.safetensors")
-    monkeypatch.setitem(pretrained.PRETRAINED, "sage-rt.distilled", missing)
+    missing = replace(PRETRAINED["sage-rt.temporal"], file="models/sage_rt/weights/missing.safetensors")
+    monkeypatch.setitem(pretrained.PRETRAINED, "sage-rt.temporal", missing)
     with pytest.raises(MissingWeightsError, match=r"sage-rt needs weights: pass --weights FILE.*samfuse train sage-rt"):
         build("sage-rt")
 
