@@ -106,7 +106,7 @@ def test_temporal_term_and_init_from_shipped_weights(tmp_path: Path) -> None:
     """``temporal_weight`` adds the flicker term on two views of the batch; ``init`` starts from sage-rt weights
     (a weights name or a file; the architecture must match)."""
     task = make_task(tmp_path, temporal_weight=100.0, init="sage-rt.distilled")
-    shipped = build("sage-rt").net.state_dict()
+    shipped = build("sage-rt", weights="sage-rt.distilled").net.state_dict()
     assert all(torch.equal(v, shipped[k]) for k, v in task.net.state_dict().items())
     gen = torch.Generator().manual_seed(0)
     batch = {"vi_y": torch.rand(2, 1, 32, 48, generator=gen), "ir": torch.rand(2, 1, 32, 48, generator=gen)}
