@@ -34,7 +34,7 @@ from samfuse.machine import describe_machine
 from samfuse.metrics.temporal import luminance, temporal_stability
 from samfuse.models.pretrained import resolve
 from samfuse.models.sage_rt.method import load_rt
-from samfuse.models.sage_rt.net import SageRTNet, highpass
+from samfuse.models.sage_rt.net import SageRTNet
 from samfuse.video.synthetic import pan_zoom_frames
 
 STEMS = ("00001D", "00556D", "00633D", "00881N", "01023N")
@@ -44,10 +44,7 @@ VARIANTS = ("as trained", "g = 0", "smoothed k", "a + b = 1")
 def render(net: SageRTNet, y: torch.Tensor, ir: torch.Tensor, variant: str) -> torch.Tensor:
     """The network's output on (1,1,H,W) ``y`` and ``ir`` with ``variant`` applied, clamped to [0, 1]."""
     h, w = y.shape[-2:]
-    yp, ip = net.pad(y), net.pad(ir)
-    hy, hi = highpass(yp), highpass(ip)
-    m = torch.where(hy.abs() >= hi.abs(), hy, hi)
-    x0 = torch.cat([net.pool(yp), net.pool(ip), net.pool(hy.abs()), net.pool(hi.abs())], dim=1)
+    yp, ip, m, x0 = net.inputs(y, ir)
     k = net.coefficients(x0)
     if variant == "smoothed k":
         k = F.avg_pool2d(k, 5, 1, 2, count_include_pad=False)

@@ -183,13 +183,19 @@ class SageRTNet(nn.Module):
         s = self.config.scale
         return F.interpolate(k, scale_factor=float(s), mode="bilinear", align_corners=False) if s > 1 else k
 
-    def forward(self, y: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
-        h, w = y.shape[-2:]
+    def inputs(self, y: torch.Tensor, ir: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(Y, I, m, x0)``: the padded sources, their max-abs detail ``m`` (full resolution) and the pooled
+        features ``x0`` (B,4,H/s,W/s) that :meth:`coefficients` reads."""
         y, ir = self.pad(y), self.pad(ir)
         h_y, h_i = highpass(y), highpass(ir)
         a_y, a_i = h_y.abs(), h_i.abs()
         m = torch.where(a_y >= a_i, h_y, h_i)  # max_abs(h_y, h_i), reusing the magnitudes
         x0 = torch.cat([self.pool(y), self.pool(ir), self.pool(a_y), self.pool(a_i)], dim=1)
+        return y, ir, m, x0
+
+    def forward(self, y: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
+        h, w = y.shape[-2:]
+        y, ir, m, x0 = self.inputs(y, ir)
         k = self.coefficients(x0)
         # one resize per coefficient: slicing the 4 channels at low resolution is cheaper than at full resolution
         a, b, c, g = (self.upsample(k[:, i : i + 1]) for i in range(4))
