@@ -87,6 +87,10 @@ def test_stage2_refuses_without_stage1_weights_in_one_line(runs, pair_dirs, tmp_
             (["--set", f"stage1={tmp_path / 'none.safetensors'}"], "no such stage-1 weights file"),
             (["--set", f"stage1={full}"], "not stage-1 weights"),
             (["--set", f"stage1={DATASETS / 'MSRS/ir/00004N.png'}"], "not a safetensors weights file"),
+            (
+                ["--set", f"stage1={runs['s1'] / 'weights' / 'sgdfuse_stage1.safetensors'}", "--set", "hfah_guide=5"],
+                "--set hfah_guide=5: expected one of 0, 7, 9",
+            ),
         ]
     ):
         out = tmp_path / f"r{i}"

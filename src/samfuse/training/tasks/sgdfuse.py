@@ -275,7 +275,7 @@ class SGDFuseTask(TrainingTask):
             ("hfah_guide", p.hfah_guide, tuple(GUIDE_CHANNELS)),
         ):
             if value not in allowed:
-                raise InputError(f"--set {name}={value}: expected one of {', '.join(allowed)}")
+                raise InputError(f"--set {name}={value}: expected one of {', '.join(map(str, allowed))}")
 
     @classmethod
     def mask_product(cls, profile: Profile) -> ModalityMasks:
