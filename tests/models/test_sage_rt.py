@@ -169,6 +169,10 @@ def test_onnx_matches_pytorch_within_one_grey_level(trained_like: Path, tmp_path
             want = method(ir, y)
         got = onnx(ir, y)
         assert got.shape == want.shape and (got - want).abs().max() <= 1 / 255
+    import onnx as onnx_lib
+
+    ops = {node.op_type for node in onnx_lib.load(str(path)).graph.node}
+    assert "Where" not in ops, "onnxruntime's Where took 1.8 of 6.3 ms per 640×480 frame (docs/sage_rt.md)"
 
 
 def test_cli_export_with_a_weights_file(trained_like: Path, tmp_path: Path) -> None:

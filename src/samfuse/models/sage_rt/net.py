@@ -189,7 +189,11 @@ class SageRTNet(nn.Module):
         y, ir = self.pad(y), self.pad(ir)
         h_y, h_i = highpass(y), highpass(ir)
         a_y, a_i = h_y.abs(), h_i.abs()
-        m = torch.where(a_y >= a_i, h_y, h_i)  # max_abs(h_y, h_i), reusing the magnitudes
+        # max_abs(h_y, h_i), reusing the magnitudes, as a product with the 0/1 mask rather than torch.where: the
+        # same values (x·1 + y·0 = x), but onnxruntime's Where kernel took 1.8 of the network's 6.3 ms on a 640×480
+        # frame (benchmarks/results/sage_rt_ort_profile_where.md; docs/sage_rt.md)
+        pick = (a_y >= a_i).to(h_y.dtype)
+        m = h_y * pick + h_i * (1.0 - pick)
         x0 = torch.cat([self.pool(y), self.pool(ir), self.pool(a_y), self.pool(a_i)], dim=1)
         return y, ir, m, x0
 
