@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 __all__ = ["BT601", "rgb_luma"]
 
 #: The BT.601 luma weights of R, G and B.
@@ -27,4 +29,8 @@ def rgb_luma(rgb: Any) -> Any:
     Computed as ``0.299 * R + 0.587 * G + 0.114 * B``, left to right, in the dtype NumPy gives a Python float
     times the array (float32 stays float32; float64 and integer inputs give float64)."""
     wr, wg, wb = BT601
-    return wr * rgb[..., 0] + wg * rgb[..., 1] + wb * rgb[..., 2]
+    y = np.multiply(rgb[..., 0], wr)  # the same sum, accumulated in place: two frame-sized arrays, not four
+    term = np.multiply(rgb[..., 1], wg)
+    y += term
+    y += np.multiply(rgb[..., 2], wb, out=term)
+    return y

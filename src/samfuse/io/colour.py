@@ -17,7 +17,7 @@ import kornia.color as kc
 import numpy as np
 import torch
 
-from samfuse.io.bt601 import BT601
+from samfuse.io.bt601 import rgb_luma
 
 #: The colour paths a pipeline can use.
 ColorPath = Literal["ycbcr", "opencv"]
@@ -63,16 +63,11 @@ _YCRCB_TO_RGB = np.array(
 def split_luma_array(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """H×W×3 float32 RGB in [0, 1] → (Y H×W, (Y, Cr, Cb) H×W×3), float32: :func:`split_luma` on an array.
 
-    Y is :func:`samfuse.io.bt601.rgb_luma`'s sum (the same float32 operations, in place), equal to kornia's bit
-    for bit; the H×W×3 array is ``cv2.cvtColor(COLOR_RGB2YCrCb)`` (kornia's weights, chroma factors 0.713 / 0.564
-    and offset 0.5), to be given to :func:`merge_luma_array`."""
+    Y is :func:`samfuse.io.bt601.rgb_luma` (the same float32 operations as kornia's, in the same order), equal to
+    kornia's bit for bit; the H×W×3 array is ``cv2.cvtColor(COLOR_RGB2YCrCb)`` (kornia's weights, chroma factors
+    0.713 / 0.564 and offset 0.5), to be given to :func:`merge_luma_array`."""
     rgb = np.ascontiguousarray(rgb, dtype=np.float32)
-    wr, wg, wb = BT601
-    y = np.multiply(rgb[:, :, 0], wr)
-    term = np.multiply(rgb[:, :, 1], wg)
-    y += term
-    y += np.multiply(rgb[:, :, 2], wb, out=term)
-    return y, cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    return rgb_luma(rgb), cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
 
 
 def merge_luma_array(y: np.ndarray, ycrcb: np.ndarray) -> np.ndarray:
